@@ -1,0 +1,98 @@
+#pragma once
+// Fast-path kernels. The planner walks the (optimised, shape-specialised)
+// graph in order and, for each node, asks the registered fast-kernel
+// factories (highest priority first) to build a Kernel; the generic
+// reference-kernel adapter is the last resort.
+//
+// Layouts: every value has a oneDNN memory descriptor. A factory sees its
+// inputs' descriptors as their producers chose them (e.g. NHWC from a conv
+// created with format_tag::any) and picks its own output descriptors, so
+// blocked layouts flow from primitive to primitive; a kernel that needs
+// another layout reorders inside (see LayoutAdapter). Values whose dtype
+// oneDNN does not know (int64, bool, ...) are always plain row-major.
+#include <dnnl.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "runtime/op_registry.h"
+
+namespace c8 {
+
+dnnl::memory::data_type to_dnnl(DType t);  // undef when oneDNN has no such type
+bool dnnl_supports(DType t);
+// Row-major descriptor for dims (rank 0 is treated as [1]).
+dnnl::memory::desc plain_md(DType t, const Shape& s);
+// True if md is laid out exactly as row-major of its dims (so a plain Tensor
+// view over its buffer is valid; e.g. NHWC with H=W=1 is).
+bool is_plain_md(const dnnl::memory::desc& md);
+
+// Plan-time description of one value.
+struct ValueInfo {
+  DType dtype = DType::Undefined;
+  Shape shape;
+  dnnl::memory::desc md;           // physical layout; plain_md(...) for plain values
+  const Tensor* constant = nullptr;  // known at plan time (weights, folded shapes)
+  int alias_input = -1;  // (outputs) set by a kernel that returns input k's buffer as this output (views)
+  bool present() const { return dtype != DType::Undefined; }
+};
+
+// Run-time buffers of one node. Plain tensors (`in_t`, `out_t`) are views over
+// the same buffers as the memories and are valid only for plain layouts.
+struct KernelIO {
+  dnnl::stream* stream = nullptr;
+  std::vector<dnnl::memory> in, out;  // empty memory for absent inputs or non-dnnl dtypes
+  std::vector<Tensor> in_t, out_t;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void execute(KernelIO& io) = 0;
+  // What runs, for reports and tests: e.g. "dnnl:brgconv:avx512_core f32" or "ref".
+  virtual std::string impl() const = 0;
+};
+
+struct BuildCtx {
+  const dnnl::engine* engine = nullptr;
+  const Graph* graph = nullptr;
+  const Node* node = nullptr;
+  std::vector<ValueInfo> in;   // one per node input (absent: dtype Undefined)
+  std::vector<ValueInfo> out;  // dtype/shape pre-filled by shape inference; kernel sets md (defaults to plain)
+  int threads = 1;
+};
+
+using KernelFactory = std::function<std::unique_ptr<Kernel>(BuildCtx&)>;  // nullptr = not handled
+
+void register_fast_kernel(const std::string& op, int priority, KernelFactory f);
+std::vector<const KernelFactory*> fast_kernels_for(const std::string& op);
+
+struct FastKernelRegistrar {
+  FastKernelRegistrar(const std::string& op, int priority, KernelFactory f) {
+    register_fast_kernel(op, priority, std::move(f));
+  }
+};
+#define C8_REGISTER_FAST_KERNEL(op, prio, fn) \
+  static ::c8::FastKernelRegistrar C8_CONCAT(c8_fk_, __LINE__)(op, prio, fn)
+
+// Converts an input from whatever layout it arrives in to a layout a kernel
+// wants, with a cached reorder primitive and its own scratch buffer; a no-op
+// when the layouts already agree.
+class LayoutAdapter {
+ public:
+  LayoutAdapter() = default;
+  LayoutAdapter(const dnnl::engine& eng, const dnnl::memory::desc& from, const dnnl::memory::desc& to);
+  bool needed() const { return needed_; }
+  // Returns memory in the wanted layout (src itself when no reorder is needed).
+  dnnl::memory convert(dnnl::stream& s, const dnnl::memory& src);
+
+ private:
+  bool needed_ = false;
+  dnnl::reorder prim_;
+  dnnl::memory dst_;
+};
+
+}  // namespace c8
