@@ -1,0 +1,133 @@
+// calibr8 bench MODEL: latency, throughput, peak memory, first-inference time.
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "ir/onnx_import.h"
+#include "runtime/session.h"
+
+namespace c8 {
+
+namespace {
+
+// Seeded uniform [-1, 1) floats; ints get small non-negative values.
+Tensor random_input(DType dt, const Shape& s, uint64_t seed) {
+  Tensor t(DType::F32, s);
+  std::mt19937_64 rng(seed);
+  float* d = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) d[i] = float(double(rng() >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
+  return dt == DType::F32 ? t : t.cast(dt);
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  double pos = q * double(v.size() - 1);
+  size_t lo = size_t(pos);
+  size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
+}
+
+}  // namespace
+
+CommandAction add_bench_command(CLI::App& app) {
+  struct Opts {
+    std::string model, size;
+    int batch = 1, threads = 1, warmup = 3;
+    double seconds = 5;
+    bool json = false, reference = false, kernels = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("bench", "Latency (median, p90), throughput, peak RSS and first-inference time");
+  cmd->add_option("model", o->model, "ONNX file, or 'default' for the embedded model")->required();
+  cmd->add_option("--batch", o->batch, "batch size")->check(CLI::Range(1, 4096));
+  cmd->add_option("--threads", o->threads, "threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--seconds", o->seconds, "measure for this long")->check(CLI::Range(0.01, 3600.0));
+  cmd->add_option("--warmup", o->warmup, "untimed runs first")->check(CLI::Range(0, 1000));
+  cmd->add_option("--size", o->size, "WxH for inputs whose spatial dims are unknown (default 224x224)");
+  cmd->add_flag("--reference", o->reference, "run the naive reference kernels (the oracle) instead");
+  cmd->add_flag("--kernels", o->kernels, "list the kernel chosen for every node");
+  cmd->add_flag("--json", o->json, "print one JSON object on stdout");
+  return [o]() {
+    double t_load0 = now_seconds();
+    LoadedModel m = load_model_arg(o->model);
+    require_supported(m);
+    int w = 224, h = 224;
+    if (!o->size.empty()) {
+      auto wh = parse_size(o->size);
+      w = wh.first;
+      h = wh.second;
+    }
+    std::vector<Tensor> inputs;
+    for (size_t i = 0; i < m.graph.inputs.size(); ++i) {
+      const Value& v = m.graph.values[size_t(m.graph.inputs[i])];
+      if (!v.has_shape) throw Error(m.path + ": input '" + v.name + "' has no shape");
+      Shape s = v.shape;
+      for (size_t d = 0; d < s.size(); ++d) {
+        if (d == 0) {
+          if (s[0] > 0 && s[0] != o->batch && o->batch != 1)
+            throw Error(m.path + ": input '" + v.name + "' has a fixed batch of " + std::to_string(s[0]));
+          if (s[0] < 0) s[0] = o->batch;
+        } else if (s[d] < 0) {
+          s[d] = d + 2 == s.size() ? h : (d + 1 == s.size() ? w : 3);
+        }
+      }
+      inputs.push_back(random_input(v.dtype, s, 1234 + i));
+    }
+    SessionOptions so;
+    so.threads = o->threads;
+    so.fast = !o->reference;
+    Session s(m.graph, so);
+    s.run(inputs);  // first inference: plan, create primitives, reorder weights
+    double first = now_seconds() - t_load0;
+    for (int i = 0; i < o->warmup; ++i) s.run(inputs);
+    std::vector<double> lat;
+    double t0 = now_seconds();
+    while (lat.empty() || now_seconds() - t0 < o->seconds) {
+      double a = now_seconds();
+      s.run(inputs);
+      lat.push_back((now_seconds() - a) * 1e3);
+    }
+    double total = now_seconds() - t0;
+    int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
+    nlohmann::json j;
+    j["model"] = m.path;
+    j["batch"] = batch;
+    j["threads"] = o->threads;
+    j["runs"] = lat.size();
+    j["median_ms"] = percentile(lat, 0.5);
+    j["p90_ms"] = percentile(lat, 0.9);
+    j["min_ms"] = *std::min_element(lat.begin(), lat.end());
+    j["throughput_ips"] = double(lat.size()) * double(batch) / total;
+    j["first_inference_ms"] = first * 1e3;
+    j["peak_rss_mb"] = double(peak_rss_bytes()) / (1024.0 * 1024.0);
+    j["runtime"] = o->reference ? "reference" : "fast";
+    std::map<std::string, int> impls;
+    for (auto& k : s.kernels()) impls[k.impl]++;
+    j["kernels"] = impls;
+    if (o->kernels) {
+      nlohmann::json per = nlohmann::json::array();
+      for (auto& k : s.kernels()) per.push_back({{"node", k.node}, {"op", k.op}, {"impl", k.impl}});
+      j["per_node"] = per;
+    }
+    if (o->json) {
+      print_json(j);
+      return 0;
+    }
+    std::printf("model            %s\nbatch %lld, threads %d, %zu runs\n", m.path.c_str(), (long long)batch, o->threads, lat.size());
+    std::printf("latency median   %.3f ms\nlatency p90      %.3f ms\nthroughput       %.1f images/s\n", j["median_ms"].get<double>(),
+                j["p90_ms"].get<double>(), j["throughput_ips"].get<double>());
+    std::printf("first inference  %.1f ms (load + plan + first run)\npeak RSS         %.1f MB\n", first * 1e3,
+                j["peak_rss_mb"].get<double>());
+    std::printf("kernels         ");
+    for (auto& [k, n] : impls) std::printf(" %s x%d", k.c_str(), n);
+    std::printf("\n");
+    if (o->kernels)
+      for (auto& k : s.kernels()) std::printf("  %-40s %-18s %s\n", k.node.c_str(), k.op.c_str(), k.impl.c_str());
+    return 0;
+  };
+}
+
+}  // namespace c8

@@ -1,0 +1,76 @@
+#pragma once
+// Pieces every command shares: loading a model (or the embedded default),
+// preprocessing flags, building input batches, a progress bar, JSON output.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "eval/datasets/dataset.h"
+#include "eval/preprocess.h"
+#include "ir/graph.h"
+
+namespace c8 {
+
+// The model argument: a path, or "default" for the model embedded in the binary.
+struct LoadedModel {
+  Graph graph;
+  std::string path;  // display name
+  bool is_default = false;
+};
+LoadedModel load_model_arg(const std::string& arg);
+// Preprocessing and data set the embedded default model was trained with.
+Preprocess default_model_preprocess();
+std::string default_model_dataset(bool train);  // IDX spec for Fashion-MNIST test / train
+std::vector<std::string> default_model_classes();
+
+// Preprocessing flags shared by every command that reads images.
+struct PreprocessFlags {
+  std::string config, size, mean, std, layout, color;
+  int resize = 0, crop = 0, label_offset = 0;
+  bool label_offset_set = false;
+  void add_to(CLI::App* app);
+  // Merges --config (JSON) with the flags (flags win) over a base.
+  Preprocess resolve(const Preprocess& base) const;
+};
+
+// The model's single image input: (channels, height, width), with unknown
+// spatial dims taken from the preprocessing (--size / --crop / --resize) or 224.
+struct InputGeometry {
+  int value_id = -1;
+  std::string name;
+  int64_t batch = -1;  // -1: dynamic
+  int channels = 3, height = 224, width = 224;
+  bool nhwc = false;
+};
+InputGeometry input_geometry(const Graph& g, const Preprocess& p);
+
+// Fills batch slot `slot` of an input tensor [B, C, H, W] (or NHWC).
+void fill_sample(Tensor& batch, int slot, const Image& img, const Preprocess& p, const InputGeometry& geo);
+
+// Progress bar on stderr, drawn only when stderr is a terminal.
+class Progress {
+ public:
+  Progress(std::string label, size_t total);
+  void update(size_t done);
+  void finish();
+
+ private:
+  std::string label_;
+  size_t total_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+double now_seconds();
+size_t peak_rss_bytes();
+void print_json(const nlohmann::json& j);
+
+}  // namespace c8
+
+namespace c8 {
+// Throws one line listing every node calibr8 cannot run (name and type).
+void require_supported(const LoadedModel& m);
+}  // namespace c8

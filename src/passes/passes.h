@@ -1,0 +1,17 @@
+#pragma once
+// Graph transforms, one per file, each a function of Graph& that returns the
+// number of rewrites it made (0 = nothing to do). Each is tested alone.
+#include "ir/graph.h"
+
+namespace c8 {
+
+int convert_fp16_to_fp32(Graph& g);   // FP16 initializers/values run as FP32
+int annotate_opset(Graph& g);         // records the model opset on ops whose semantics changed (Softmax <13)
+int remove_identity(Graph& g);        // Identity, Dropout (inference), Cast to the same type
+int fold_constants(Graph& g);         // nodes whose inputs are all constant -> constants
+int fold_batchnorm(Graph& g);         // Conv/Gemm -> BatchNormalization into the weights
+int fuse_activation(Graph& g);        // Conv/Gemm -> Relu/Clip/... as an eltwise post-op
+int fuse_sum(Graph& g);               // Conv + Add(residual) as a sum post-op
+int fuse_silu_hardswish(Graph& g);    // x*Sigmoid(x) -> SiLU, x*HardSigmoid(x) -> HardSwish
+
+}  // namespace c8

@@ -1,0 +1,202 @@
+#include "runtime/kernels/dnnl/common.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+namespace c8::dnnlk {
+
+using alg = dnnl::algorithm;
+
+bool eltwise_steps(const std::string& op, const Node* node, const PostOp* po, std::vector<EltStep>& out) {
+  auto A = [&](float def) { return po ? po->alpha : node ? node->attr_f("alpha", def) : def; };
+  auto B = [&](float def) { return po ? po->beta : node ? node->attr_f("beta", def) : def; };
+  out.clear();
+  if (op == "Relu") out.push_back({alg::eltwise_relu, 0.f, 0.f});
+  else if (op == "LeakyRelu") out.push_back({alg::eltwise_relu, A(0.01f), 0.f});
+  else if (op == "Elu") out.push_back({alg::eltwise_elu, A(1.f), 0.f});
+  else if (op == "Clip") {
+    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    if (po) {
+      lo = po->alpha;
+      hi = po->beta;
+    } else if (node) {  // opset < 11 attributes; opset >= 11 inputs are resolved by the caller
+      lo = node->attr_f("min", lo);
+      hi = node->attr_f("max", hi);
+    }
+    out.push_back({alg::eltwise_clip_v2, lo, hi});
+  } else if (op == "Sigmoid") out.push_back({alg::eltwise_logistic, 0.f, 0.f});
+  else if (op == "Tanh") out.push_back({alg::eltwise_tanh, 0.f, 0.f});
+  else if (op == "HardSigmoid") {
+    // oneDNN 2.6 has no hardsigmoid: max(0, min(1, a*x + b)) = clip(linear(x)).
+    out.push_back({alg::eltwise_linear, A(0.2f), B(0.5f)});
+    out.push_back({alg::eltwise_clip_v2, 0.f, 1.f});
+  } else if (op == "HardSwish") out.push_back({alg::eltwise_hardswish, 0.f, 0.f});
+  else if (op == "SiLU") out.push_back({alg::eltwise_swish, 1.f, 0.f});
+  else if (op == "Swish") out.push_back({alg::eltwise_swish, po ? (po->alpha != 0.f ? po->alpha : 1.f) : A(1.f), 0.f});
+  else if (op == "Softplus") out.push_back({alg::eltwise_soft_relu, 1.f, 0.f});
+  else if (op == "Exp") out.push_back({alg::eltwise_exp, 0.f, 0.f});
+  else if (op == "Log") out.push_back({alg::eltwise_log, 0.f, 0.f});
+  else if (op == "Sqrt") out.push_back({alg::eltwise_sqrt, 0.f, 0.f});
+  else if (op == "Abs") out.push_back({alg::eltwise_abs, 0.f, 0.f});
+  else if (op == "Neg") out.push_back({alg::eltwise_linear, -1.f, 0.f});
+  else if (op == "Round") out.push_back({alg::eltwise_round, 0.f, 0.f});
+  else if (op == "Mish") out.push_back({alg::eltwise_mish, 0.f, 0.f});
+  else if (op == "Gelu") {
+    std::string approx = node && !po ? node->attr_s("approximate", "none") : "none";
+    out.push_back({approx == "tanh" ? alg::eltwise_gelu_tanh : alg::eltwise_gelu_erf, 0.f, 0.f});
+  } else return false;
+  return true;
+}
+
+bool append_post_ops(const Node& n, dnnl::post_ops& ops, int* sum_input) {
+  *sum_input = -1;
+  std::vector<EltStep> steps;
+  for (const PostOp& po : n.post_ops) {
+    if (po.kind == PostOp::Sum) {
+      if (*sum_input >= 0 || po.input_index < 0) return false;
+      *sum_input = po.input_index;
+      ops.append_sum(1.f);
+    } else {
+      if (!eltwise_steps(po.op, nullptr, &po, steps)) return false;
+      for (auto& s : steps) ops.append_eltwise(1.f, s.alg, s.alpha, s.beta);
+    }
+  }
+  return true;
+}
+
+md_t md_like(const md_t& like, const dims_t& dims) {
+  const dnnl_memory_desc_t& d = like.data;
+  if (d.format_kind != dnnl_blocked || d.ndims != int(dims.size())) return md_t();
+  const auto& b = d.format_desc.blocking;
+  const int nd = d.ndims;
+  std::vector<int64_t> blk(size_t(nd), 1);
+  int64_t inner = 1;
+  for (int i = 0; i < b.inner_nblks; ++i) {
+    blk[size_t(b.inner_idxs[i])] *= b.inner_blks[i];
+    inner *= b.inner_blks[i];
+  }
+  std::vector<int> order(static_cast<size_t>(nd));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return b.strides[x] > b.strides[y]; });
+  dnnl_memory_desc_t r = d;
+  r.offset0 = 0;
+  int64_t stride = inner;
+  for (int k = nd - 1; k >= 0; --k) {
+    int i = order[size_t(k)];
+    int64_t pd = (dims[size_t(i)] + blk[size_t(i)] - 1) / blk[size_t(i)] * blk[size_t(i)];
+    r.dims[i] = dims[size_t(i)];
+    r.padded_dims[i] = pd;
+    r.padded_offsets[i] = 0;
+    r.format_desc.blocking.strides[i] = stride;
+    stride *= pd / blk[size_t(i)];
+  }
+  return md_t(r);
+}
+
+md_t with_dtype(const md_t& md, dt t) {
+  dnnl_memory_desc_t r = md.data;
+  r.data_type = dnnl_data_type_t(t);
+  return md_t(r);
+}
+
+dnnl::memory const_to_memory(const dnnl::engine& eng, const Tensor& t, const md_t& from, const md_t& want) {
+  dnnl::memory src(from, eng, const_cast<void*>(t.raw()));
+  dnnl::memory dst(want, eng);
+  dnnl::stream s(eng);
+  dnnl::reorder(src, dst).execute(s, src, dst);
+  s.wait();
+  return dst;
+}
+
+static md_t plain_of(const md_t& md) {
+  const dims_t d = md.dims();
+  dims_t strides(d.size(), 1);
+  for (int i = int(d.size()) - 2; i >= 0; --i) strides[size_t(i)] = strides[size_t(i) + 1] * std::max<int64_t>(d[size_t(i) + 1], 1);
+  return md_t(d, md.data_type(), strides);
+}
+
+bool InputPrep::init(const dnnl::engine& eng, const md_t& arriving, const md_t& want) {
+  if (arriving == want) return true;
+  if (arriving.dims() == want.dims()) {
+    ad_ = LayoutAdapter(eng, arriving, want);
+    return true;
+  }
+  // Different dims (rank padding / flattening): only between plain layouts.
+  if (!is_plain_md(want) || arriving.get_size() != want.get_size() || arriving.data_type() != want.data_type()) return false;
+  if (!is_plain_md(arriving)) ad_ = LayoutAdapter(eng, arriving, plain_of(arriving));
+  view_ = true;
+  v_ = View(eng, want);
+  return true;
+}
+
+dnnl::memory InputPrep::get(dnnl::stream& s, const dnnl::memory& m) {
+  dnnl::memory r = ad_.convert(s, m);
+  return view_ ? v_.of(r) : r;
+}
+
+bool PostChain::init(const BuildCtx& ctx, const md_t& dst_md) {
+  const dnnl::engine& eng = *ctx.engine;
+  std::vector<EltStep> es;
+  for (const PostOp& po : ctx.node->post_ops) {
+    if (po.kind == PostOp::Sum) {
+      int k = po.input_index;
+      if (k < 0 || size_t(k) >= ctx.in.size() || !is_f32(ctx.in[size_t(k)])) return false;
+      if (ctx.in[size_t(k)].shape != ctx.out[0].shape) return false;
+      Step st;
+      st.sum = true;
+      st.input = k;
+      if (!st.prep.init(eng, ctx.in[size_t(k)].md, dst_md)) return false;
+      st.prim = dnnl::binary(dnnl::binary::primitive_desc(
+          dnnl::binary::desc(dnnl::algorithm::binary_add, dst_md, dst_md, dst_md), eng));
+      steps_.push_back(std::move(st));
+    } else {
+      if (!eltwise_steps(po.op, nullptr, &po, es)) return false;
+      for (auto& e : es) {
+        Step st;
+        st.prim = dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(
+            dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, e.alg, dst_md, e.alpha, e.beta), eng));
+        steps_.push_back(std::move(st));
+      }
+    }
+  }
+  return true;
+}
+
+void PostChain::run(dnnl::stream& s, KernelIO& io, dnnl::memory& dst) {
+  for (auto& st : steps_) {
+    if (st.sum) {
+      dnnl::memory m = st.prep.get(s, io.in[size_t(st.input)]);
+      st.prim.execute(s, {{DNNL_ARG_SRC_0, dst}, {DNNL_ARG_SRC_1, m}, {DNNL_ARG_DST, dst}});
+    } else {
+      st.prim.execute(s, {{DNNL_ARG_SRC, dst}, {DNNL_ARG_DST, dst}});
+    }
+  }
+}
+
+bool SumInput::init(const dnnl::engine& eng, const ValueInfo& in, const md_t& dst_md, int idx) {
+  if (!in.present() || in.md.dims() != dst_md.dims() || in.md.data_type() != dst_md.data_type()) return false;
+  idx_ = idx;
+  bytes_ = dst_md.get_size();
+  if (in.md != dst_md) {
+    reorder_ = true;
+    prim_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, in.md, eng, dst_md));
+  }
+  return true;
+}
+
+void SumInput::run(dnnl::stream& s, KernelIO& io, dnnl::memory& dst) {
+  dnnl::memory& src = io.in[size_t(idx_)];
+  if (src.get_data_handle() == dst.get_data_handle()) return;
+  if (reorder_) prim_.execute(s, src, dst);
+  else std::memcpy(dst.get_data_handle(), src.get_data_handle(), bytes_);
+}
+
+int node_opset(const BuildCtx& ctx) {
+  if (ctx.node && ctx.node->has("_opset")) return int(ctx.node->attr_i("_opset", 13));
+  if (ctx.graph) return int(ctx.graph->opset);
+  return 13;
+}
+
+}  // namespace c8::dnnlk

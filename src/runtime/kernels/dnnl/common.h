@@ -1,0 +1,116 @@
+#pragma once
+// Shared helpers for the oneDNN fast kernels (src/runtime/kernels/dnnl/*.cc).
+#include <dnnl.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/kernel.h"
+
+namespace c8::dnnlk {
+
+using md_t = dnnl::memory::desc;
+using dims_t = dnnl::memory::dims;
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+inline bool is_f32(const ValueInfo& v) { return v.dtype == DType::F32; }
+inline std::string impl_of(const dnnl::primitive_desc_base& pd) { return std::string("dnnl:") + pd.impl_info_str(); }
+inline dims_t to_dims(const Shape& s) { return dims_t(s.begin(), s.end()); }
+
+// One eltwise primitive / post-op: ONNX ops map to one or two of these
+// (HardSigmoid = linear + clip).
+struct EltStep {
+  dnnl::algorithm alg;
+  float alpha = 0.f, beta = 0.f;
+};
+// Steps of ONNX eltwise op `op`. Standalone node (node != nullptr): reads the
+// node's attributes with ONNX defaults. Post-op (po != nullptr): uses po's
+// alpha/beta. Returns false when not mapped.
+bool eltwise_steps(const std::string& op, const Node* node, const PostOp* po, std::vector<EltStep>& out);
+
+// Appends the node's post_ops to `ops` (eltwise and at most one Sum, whose
+// node input index is returned in *sum_input, -1 if none). False if any
+// post-op cannot be expressed.
+bool append_post_ops(const Node& n, dnnl::post_ops& ops, int* sum_input);
+
+// Descriptor with the same layout as `like` (stride order and inner blocks)
+// but other dims (same rank). Returns a zero md when `like` is not blocked.
+md_t md_like(const md_t& like, const dims_t& dims);
+
+// Same md with a different data type (layout kept).
+md_t with_dtype(const md_t& md, dt t);
+
+// Constant tensor -> dnnl::memory of `want` layout, reordered once at build
+// time (`from` describes the constant's plain layout).
+dnnl::memory const_to_memory(const dnnl::engine& eng, const Tensor& t, const md_t& from, const md_t& want);
+
+// Keeps a dnnl::memory object over another memory's buffer with a different
+// descriptor (same bytes, e.g. rank-padded plain views).
+class View {
+ public:
+  View() = default;
+  View(const dnnl::engine& eng, const md_t& md) : mem_(md, eng, nullptr) {}
+  dnnl::memory& of(const dnnl::memory& m) {
+    mem_.set_data_handle(m.get_data_handle());
+    return mem_;
+  }
+ private:
+  dnnl::memory mem_;
+};
+
+// Brings an input into a wanted md: optional reorder (arriving md -> plain
+// of the same dims or the wanted md), then a reinterpretation when the
+// wanted md has other dims (rank padding). All plan-time.
+class InputPrep {
+ public:
+  InputPrep() = default;
+  // Returns false when it cannot be done (e.g. dims mismatch with a
+  // non-plain target).
+  bool init(const dnnl::engine& eng, const md_t& arriving, const md_t& want);
+  bool needs_copy() const { return ad_.needed(); }
+  dnnl::memory get(dnnl::stream& s, const dnnl::memory& m);
+ private:
+  LayoutAdapter ad_;
+  bool view_ = false;
+  View v_;
+};
+
+// Post-ops applied after the primitive as separate in-place primitives on dst
+// (for primitives without attr post-op support: pool, lrn, bn, softmax, ...).
+class PostChain {
+ public:
+  bool init(const BuildCtx& ctx, const md_t& dst_md);
+  bool empty() const { return steps_.empty(); }
+  void run(dnnl::stream& s, KernelIO& io, dnnl::memory& dst);
+ private:
+  struct Step {
+    bool sum = false;
+    dnnl::primitive prim;
+    int input = -1;
+    InputPrep prep;
+  };
+  std::vector<Step> steps_;
+};
+
+// Copies or reorders node input `idx` into dst before a primitive that has a
+// sum post-op (skips when they share the buffer).
+class SumInput {
+ public:
+  bool init(const dnnl::engine& eng, const ValueInfo& in, const md_t& dst_md, int idx);
+  bool active() const { return idx_ >= 0; }
+  void run(dnnl::stream& s, KernelIO& io, dnnl::memory& dst);
+ private:
+  int idx_ = -1;
+  bool reorder_ = false;
+  dnnl::reorder prim_;
+  size_t bytes_ = 0;
+};
+
+// Normalises an axis attribute into [0, rank).
+inline int norm_axis(int64_t a, int rank) { return int(a < 0 ? a + rank : a); }
+
+int node_opset(const BuildCtx& ctx);
+
+}  // namespace c8::dnnlk

@@ -1,0 +1,71 @@
+// Concat along any axis on dnnl::concat. Inputs already in input 0's layout
+// (same stride order / blocking) are passed as they are; the others are
+// reordered into that layout. The output is the layout oneDNN derives (for
+// NHWC inputs concatenated along C: NHWC).
+#include <unordered_map>
+
+#include "runtime/kernels/dnnl/common.h"
+
+namespace c8::dnnlk {
+namespace {
+
+struct ConcatKernel : Kernel {
+  dnnl::concat::primitive_desc pd;
+  dnnl::concat prim;
+  std::vector<LayoutAdapter> ads;
+  PostChain chain;
+  void execute(KernelIO& io) override {
+    dnnl::stream& s = *io.stream;
+    std::unordered_map<int, dnnl::memory> args;
+    for (size_t i = 0; i < ads.size(); ++i) args[DNNL_ARG_MULTIPLE_SRC + int(i)] = ads[i].convert(s, io.in[i]);
+    args[DNNL_ARG_DST] = io.out[0];
+    prim.execute(s, args);
+    if (!chain.empty()) chain.run(s, io, io.out[0]);
+  }
+  std::string impl() const override { return impl_of(pd); }
+};
+
+std::unique_ptr<Kernel> make_concat(BuildCtx& ctx) {
+  const Node& n = *ctx.node;
+  const dnnl::engine& eng = *ctx.engine;
+  if (ctx.in.empty() || ctx.out.empty() || !is_f32(ctx.out[0])) return nullptr;
+  int r = int(ctx.out[0].shape.size());
+  if (r < 1 || r > 6) return nullptr;
+  int axis = norm_axis(n.attr_i("axis", 1), r);
+  if (axis < 0 || axis >= r) return nullptr;
+  for (auto& v : ctx.in) {
+    if (!is_f32(v) || int(v.shape.size()) != r) return nullptr;
+    for (auto d : v.shape) if (d <= 0) return nullptr;  // oneDNN rejects empty inputs
+  }
+  auto k = std::make_unique<ConcatKernel>();
+  try {
+    const md_t& first = ctx.in[0].md;
+    std::vector<md_t> srcs;
+    for (auto& v : ctx.in) {
+      md_t want = md_like(first, v.md.dims());
+      if (want.data.ndims == 0) want = plain_md(DType::F32, v.shape);
+      k->ads.emplace_back(eng, v.md, want);
+      srcs.push_back(want);
+    }
+    // Destination in the first input's layout (oneDNN would otherwise pick
+    // one from all inputs); fall back to its own choice.
+    md_t dst = md_like(first, to_dims(ctx.out[0].shape));
+    try {
+      if (dst.data.ndims == 0) throw dnnl::error(dnnl_invalid_arguments, "no like md");
+      k->pd = dnnl::concat::primitive_desc(dst, axis, srcs, eng);
+    } catch (const dnnl::error&) {
+      k->pd = dnnl::concat::primitive_desc(axis, srcs, eng);
+    }
+    k->prim = dnnl::concat(k->pd);
+    if (!k->chain.init(ctx, k->pd.dst_desc())) return nullptr;
+    ctx.out[0].md = k->pd.dst_desc();
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+  return k;
+}
+
+C8_REGISTER_FAST_KERNEL("Concat", 100, make_concat);
+
+}  // namespace
+}  // namespace c8::dnnlk

@@ -1,0 +1,273 @@
+#include "runtime/session.h"
+
+#include <omp.h>
+
+#include <cstring>
+
+#include "runtime/ref_kernel.h"
+
+namespace c8 {
+
+// One executable step: a kernel and the value ids it reads/writes.
+struct Step {
+  int node = -1;
+  std::unique_ptr<Kernel> kernel;
+  std::vector<int> in, out;
+};
+
+class Plan {
+ public:
+  Graph g;  // specialised graph
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+  std::vector<ValueInfo> info;           // per value
+  std::vector<std::shared_ptr<uint8_t>> storage;  // per value (aliases share)
+  std::vector<dnnl::memory> mem;         // per value (dnnl dtypes only)
+  std::vector<Tensor> view;              // per value: plain view (valid when layout is plain)
+  std::vector<Step> steps;
+  std::vector<LayoutAdapter> out_adapt;  // per graph output: blocked -> plain
+  std::vector<Tensor> out_plain;         // per graph output, when adapted
+  std::vector<KernelRecord> records;
+
+  void build(const Graph& src, const std::vector<Shape>& shapes, const SessionOptions& o);
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs, const std::function<void(int, const Tensor&)>& obs);
+
+ private:
+  void allocate();
+  Tensor plain_of(int v);  // plain copy/view for observers
+};
+
+static std::shared_ptr<uint8_t> alloc_bytes(size_t n) {
+  Tensor t(DType::U8, {int64_t(std::max<size_t>(n, 1))});
+  return t.storage;
+}
+
+void Plan::build(const Graph& src, const std::vector<Shape>& shapes, const SessionOptions& o) {
+  g = src;
+  specialize(g, shapes);
+  info.assign(g.values.size(), ValueInfo());
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    const Value& val = g.values[v];
+    info[v].dtype = val.dtype;
+    info[v].shape = val.shape;
+    info[v].md = plain_md(val.dtype, val.shape);
+    if (val.constant) info[v].constant = &*val.constant;
+  }
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    BuildCtx ctx;
+    ctx.engine = &eng;
+    ctx.graph = &g;
+    ctx.node = &n;
+    ctx.threads = o.threads;
+    for (int v : n.inputs) ctx.in.push_back(v >= 0 ? info[size_t(v)] : ValueInfo());
+    for (int v : n.outputs) ctx.out.push_back(v >= 0 ? info[size_t(v)] : ValueInfo());
+    std::unique_ptr<Kernel> k;
+    if (o.fast) {
+      for (const KernelFactory* f : fast_kernels_for(n.op)) {
+        BuildCtx trial = ctx;
+        try {
+          k = (*f)(trial);
+        } catch (const dnnl::error&) {
+          k.reset();  // oneDNN has no implementation for this configuration
+        }
+        if (k) {
+          ctx = std::move(trial);
+          break;
+        }
+      }
+    }
+    if (!k) k = make_ref_kernel(ctx);
+    for (size_t i = 0; i < n.outputs.size(); ++i)
+      if (n.outputs[i] >= 0) info[size_t(n.outputs[i])] = ctx.out[i];
+    records.push_back({n.name, n.op, k->impl()});
+    Step s;
+    s.node = int(ni);
+    s.kernel = std::move(k);
+    s.in = n.inputs;
+    s.out = n.outputs;
+    steps.push_back(std::move(s));
+  }
+  allocate();
+  for (int v : g.outputs) {
+    if (is_plain_md(info[size_t(v)].md) || !dnnl_supports(info[size_t(v)].dtype)) {
+      out_adapt.emplace_back();
+      out_plain.emplace_back();
+    } else {
+      out_adapt.emplace_back(eng, info[size_t(v)].md, plain_md(info[size_t(v)].dtype, info[size_t(v)].shape));
+      out_plain.emplace_back();
+    }
+  }
+}
+
+void Plan::allocate() {
+  // Liveness: a value's buffer is free after its last reader ran; views
+  // (alias_input) share their source's buffer and extend its life.
+  size_t nv = g.values.size();
+  std::vector<int> root(nv);
+  for (size_t v = 0; v < nv; ++v) root[v] = int(v);
+  for (const Step& s : steps)
+    for (size_t k = 0; k < s.out.size(); ++k) {
+      int o = s.out[k];
+      if (o < 0) continue;
+      int a = info[size_t(o)].alias_input;
+      if (a >= 0 && a < int(s.in.size()) && s.in[size_t(a)] >= 0) root[size_t(o)] = root[size_t(s.in[size_t(a)])];
+    }
+  std::vector<int> last(nv, -1);
+  for (size_t i = 0; i < steps.size(); ++i)
+    for (int v : steps[i].in)
+      if (v >= 0) last[size_t(root[size_t(v)])] = std::max(last[size_t(root[size_t(v)])], int(i));
+  for (int v : g.outputs) last[size_t(root[size_t(v)])] = int(steps.size());
+  for (int v : g.inputs) last[size_t(root[size_t(v)])] = std::max(last[size_t(root[size_t(v)])], 0);
+  // The size a root needs is the max over everything aliasing it.
+  std::vector<size_t> need(nv, 0);
+  for (size_t v = 0; v < nv; ++v) {
+    size_t bytes = std::max(info[v].md.get_size(), size_t(shape_numel(info[v].shape)) * dtype_size(info[v].dtype));
+    need[size_t(root[v])] = std::max(need[size_t(root[v])], bytes);
+  }
+  storage.assign(nv, nullptr);
+  std::multimap<size_t, std::shared_ptr<uint8_t>> pool;  // free buffers by size
+  auto take = [&](size_t bytes) {
+    auto it = pool.lower_bound(bytes);
+    if (it != pool.end() && it->first <= bytes * 2) {
+      auto p = it->second;
+      pool.erase(it);
+      return std::make_pair(p, it->first);
+    }
+    return std::make_pair(alloc_bytes(bytes), bytes);
+  };
+  std::vector<size_t> cap(nv, 0);
+  for (int v : g.inputs) {
+    auto [p, c] = take(need[size_t(v)]);
+    storage[size_t(v)] = p;
+    cap[size_t(v)] = c;
+  }
+  for (size_t v = 0; v < nv; ++v)
+    if (g.values[v].constant) storage[v] = g.values[v].constant->storage;  // offset handled below
+  for (size_t i = 0; i < steps.size(); ++i) {
+    for (int o : steps[i].out) {
+      if (o < 0 || root[size_t(o)] != o) continue;
+      auto [p, c] = take(need[size_t(o)]);
+      storage[size_t(o)] = p;
+      cap[size_t(o)] = c;
+    }
+    // Release roots whose last use was this step (never constants or outputs).
+    for (size_t v = 0; v < nv; ++v)
+      if (root[v] == int(v) && last[v] == int(i) && storage[v] && !g.values[v].constant) {
+        pool.emplace(cap[v], storage[v]);
+      }
+    for (int o : steps[i].out)  // outputs nobody reads are free right away
+      if (o >= 0 && root[size_t(o)] == o && last[size_t(o)] < 0) pool.emplace(cap[size_t(o)], storage[size_t(o)]);
+  }
+  mem.assign(nv, dnnl::memory());
+  view.assign(nv, Tensor());
+  for (size_t v = 0; v < nv; ++v) {
+    uint8_t* base;
+    if (g.values[v].constant) {
+      base = static_cast<uint8_t*>(const_cast<void*>(g.values[v].constant->raw()));
+    } else {
+      if (!storage[size_t(root[v])]) continue;  // unused value
+      base = storage[size_t(root[v])].get();
+    }
+    if (!base) continue;
+    view[v] = Tensor::wrap(info[v].dtype, info[v].shape, base);
+    if (g.values[v].constant) view[v] = *g.values[v].constant;
+    if (dnnl_supports(info[v].dtype)) mem[v] = dnnl::memory(info[v].md, eng, base);
+  }
+}
+
+Tensor Plan::plain_of(int v) {
+  if (is_plain_md(info[size_t(v)].md) || !dnnl_supports(info[size_t(v)].dtype)) return view[size_t(v)];
+  Tensor t(info[size_t(v)].dtype, info[size_t(v)].shape);
+  dnnl::memory dst(plain_md(t.dtype, t.shape), eng, t.raw());
+  dnnl::reorder(mem[size_t(v)], dst).execute(strm, mem[size_t(v)], dst);
+  strm.wait();
+  return t;
+}
+
+std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const std::function<void(int, const Tensor&)>& obs) {
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    int v = g.inputs[i];
+    const Tensor& t = inputs[i];
+    if (t.dtype != info[size_t(v)].dtype)
+      throw Error("input '" + g.values[size_t(v)].name + "' must be " + dtype_name(info[size_t(v)].dtype) + ", got " + dtype_name(t.dtype));
+    std::memcpy(view[size_t(v)].raw(), t.raw(), t.nbytes());
+  }
+  KernelIO io;
+  io.stream = &strm;
+  for (Step& s : steps) {
+    io.in.clear(); io.out.clear(); io.in_t.clear(); io.out_t.clear();
+    for (int v : s.in) {
+      io.in.push_back(v >= 0 ? mem[size_t(v)] : dnnl::memory());
+      io.in_t.push_back(v >= 0 ? view[size_t(v)] : Tensor());
+    }
+    for (int v : s.out) {
+      io.out.push_back(v >= 0 ? mem[size_t(v)] : dnnl::memory());
+      io.out_t.push_back(v >= 0 ? view[size_t(v)] : Tensor());
+    }
+    s.kernel->execute(io);
+    if (obs) {
+      strm.wait();
+      for (int v : s.out)
+        if (v >= 0) obs(v, plain_of(v));
+    }
+  }
+  strm.wait();
+  std::vector<Tensor> res;
+  for (size_t i = 0; i < g.outputs.size(); ++i) {
+    int v = g.outputs[i];
+    if (g.values[size_t(v)].constant) {
+      res.push_back(g.values[size_t(v)].constant->clone());
+      continue;
+    }
+    if (out_adapt[i].needed()) {
+      dnnl::memory m = out_adapt[i].convert(strm, mem[size_t(v)]);
+      strm.wait();
+      Tensor t(info[size_t(v)].dtype, info[size_t(v)].shape);
+      std::memcpy(t.raw(), m.get_data_handle(), t.nbytes());
+      res.push_back(t);
+    } else {
+      res.push_back(view[size_t(v)].clone());
+    }
+  }
+  return res;
+}
+
+Session::Session(Graph g, SessionOptions opts) : g_(std::move(g)), opts_(opts) {
+  if (opts_.optimize && opts_.fast) optimize_graph(g_);
+  std::string err = g_.verify();
+  if (!err.empty()) throw Error("invalid graph after optimisation: " + err);
+}
+
+Session::~Session() = default;
+
+const Plan& Session::prepare(const std::vector<Shape>& shapes) {
+  auto it = plans_.find(shapes);
+  if (it == plans_.end()) {
+    auto p = std::make_unique<Plan>();
+    omp_set_num_threads(std::max(1, opts_.threads));
+    p->build(g_, shapes, opts_);
+    it = plans_.emplace(shapes, std::move(p)).first;
+  }
+  last_ = it->second.get();
+  return *last_;
+}
+
+std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
+  if (inputs.size() != g_.inputs.size())
+    throw Error("model has " + std::to_string(g_.inputs.size()) + " inputs, got " + std::to_string(inputs.size()));
+  std::vector<Shape> shapes;
+  for (const Tensor& t : inputs) shapes.push_back(t.shape);
+  prepare(shapes);
+  omp_set_num_threads(std::max(1, opts_.threads));
+  return last_->run(inputs, observer);
+}
+
+std::vector<KernelRecord> Session::kernels() const { return last_ ? last_->records : std::vector<KernelRecord>{}; }
+
+const Graph& Session::planned_graph() const {
+  if (!last_) throw Error("no plan built yet");
+  return last_->g;
+}
+
+}  // namespace c8

@@ -1,0 +1,70 @@
+#pragma once
+// The fast runtime. A Session owns an optimised graph; for each distinct set
+// of input shapes it builds (and caches) a Plan: the graph specialised to
+// those shapes (shape sub-graphs folded to constants), one Kernel per node
+// (oneDNN where a fast kernel accepts the node, the reference kernel
+// otherwise), and buffers reused by liveness.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "runtime/kernel.h"
+
+namespace c8 {
+
+struct SessionOptions {
+  int threads = 1;        // OpenMP threads for oneDNN primitives
+  bool optimize = true;   // run the graph passes (fusions, folding)
+  bool fast = true;       // false: every node uses its reference kernel (oracle)
+};
+
+struct KernelRecord {
+  std::string node, op, impl;  // impl as reported by the kernel that ran
+};
+
+class Plan;
+
+class Session {
+ public:
+  Session(Graph g, SessionOptions opts = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // One tensor per graph input (Graph::inputs order); returns one plain tensor
+  // per graph output (owned copies).
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+
+  // Called after each node with each produced value as a plain FP32/any-dtype
+  // tensor (a temporary view: copy what you keep). Slows execution; for
+  // statistics collection and per-layer comparison.
+  std::function<void(int value_id, const Tensor&)> observer;
+
+  const Graph& graph() const { return g_; }
+  const SessionOptions& options() const { return opts_; }
+  // Kernels of the most recently used plan, in execution order.
+  std::vector<KernelRecord> kernels() const;
+  // Build (without running) the plan for these input shapes; returns it for inspection.
+  const Plan& prepare(const std::vector<Shape>& input_shapes);
+  // The graph as specialised for the last plan (after folding).
+  const Graph& planned_graph() const;
+
+ private:
+  Graph g_;
+  SessionOptions opts_;
+  std::map<std::vector<Shape>, std::unique_ptr<Plan>> plans_;
+  Plan* last_ = nullptr;
+};
+
+// Applies the standard optimisation passes in order (see passes/passes.h).
+void optimize_graph(Graph& g);
+
+// Replaces shapes of graph inputs by `input_shapes`, infers every value's
+// dtype/shape and folds nodes whose inputs are all constant (Shape of a known
+// shape included). Throws c8::Error naming the node at fault.
+void specialize(Graph& g, const std::vector<Shape>& input_shapes);
+
+}  // namespace c8

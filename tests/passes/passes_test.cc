@@ -1,0 +1,169 @@
+// Each pass alone: the rewrite it must make, and that the graph computes the
+// same thing before and after (reference executor on seeded random input).
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "passes/passes.h"
+#include "runtime/ref_executor.h"
+
+using namespace c8;
+
+namespace {
+
+Tensor rand_tensor(Shape s, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  Tensor t(DType::F32, s);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
+  return t;
+}
+
+float max_diff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape, b.shape);
+  float m = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::fabs(a.data<float>()[i] - b.data<float>()[i]));
+  return m;
+}
+
+bool have(std::initializer_list<const char*> ops) {
+  for (const char* op : ops)
+    if (!find_op(op)) return false;
+  return true;
+}
+
+// x[1,3,8,8] -> Conv(4, 3x3, pad 1) -> BN -> Relu -> Add(shortcut conv 1x1) -> Relu -> y
+Graph residual_block() {
+  Graph g;
+  int x = g.add_value("x", DType::F32);
+  g.values[size_t(x)].shape = {1, 3, 8, 8};
+  g.values[size_t(x)].has_shape = true;
+  g.inputs = {x};
+  auto val = [&](const char* n) {
+    int v = g.add_value(n, DType::F32);
+    g.values[size_t(v)].shape = {1, 4, 8, 8};
+    g.values[size_t(v)].has_shape = true;
+    return v;
+  };
+  int w1 = g.add_constant("w1", rand_tensor({4, 3, 3, 3}, 1));
+  int b1 = g.add_constant("b1", rand_tensor({4}, 2));
+  int c1 = val("c1");
+  int n1 = g.add_node("Conv", {x, w1, b1}, {c1}, "conv1");
+  g.nodes[size_t(n1)].set_ints("pads", {1, 1, 1, 1});
+  int gamma = g.add_constant("gamma", rand_tensor({4}, 3, 0.5f, 1.5f));
+  int beta = g.add_constant("beta", rand_tensor({4}, 4));
+  int mean = g.add_constant("mean", rand_tensor({4}, 5));
+  int var = g.add_constant("var", rand_tensor({4}, 6, 0.5f, 2.f));
+  int bn = val("bn");
+  g.add_node("BatchNormalization", {c1, gamma, beta, mean, var}, {bn}, "bn1");
+  int r1 = val("r1");
+  g.add_node("Relu", {bn}, {r1}, "relu1");
+  int w2 = g.add_constant("w2", rand_tensor({4, 3, 1, 1}, 7));
+  int c2 = val("c2");
+  g.add_node("Conv", {x, w2}, {c2}, "shortcut");
+  int w3 = g.add_constant("w3", rand_tensor({4, 4, 3, 3}, 8));
+  int c3 = val("c3");
+  int n3 = g.add_node("Conv", {r1, w3}, {c3}, "conv2");
+  g.nodes[size_t(n3)].set_ints("pads", {1, 1, 1, 1});
+  int s = val("sum");
+  g.add_node("Add", {c3, c2}, {s}, "add");
+  int y = val("y");
+  g.add_node("Relu", {s}, {y}, "relu2");
+  g.outputs = {y};
+  EXPECT_EQ(g.verify(), "");
+  return g;
+}
+
+}  // namespace
+
+TEST(Passes, FoldBatchNormThenFuseActivationAndSumKeepsResults) {
+  if (!have({"Conv", "BatchNormalization", "Relu", "Add"})) GTEST_SKIP() << "reference kernels not registered";
+  Graph g = residual_block();
+  Tensor x = rand_tensor({1, 3, 8, 8}, 42);
+  Tensor before = RefExecutor(g).run({x})[0];
+
+  EXPECT_EQ(fold_batchnorm(g), 1);
+  EXPECT_EQ(g.op_histogram().count("BatchNormalization"), 0u);
+  EXPECT_LT(max_diff(before, RefExecutor(g).run({x})[0]), 1e-4f);
+
+  EXPECT_EQ(fuse_activation(g), 1);  // relu1 into conv1
+  EXPECT_EQ(fuse_sum(g), 1);         // add into conv2 (runs after the shortcut)
+  EXPECT_EQ(fuse_activation(g), 1);  // relu2 after the sum
+  EXPECT_EQ(g.verify(), "");
+  auto h = g.op_histogram();
+  EXPECT_EQ(h.count("Relu"), 0u);
+  EXPECT_EQ(h.count("Add"), 0u);
+  EXPECT_EQ(h["Conv"], 3);
+  const Node* conv2 = nullptr;
+  for (const Node& n : g.nodes)
+    if (n.name == "conv2") conv2 = &n;
+  ASSERT_NE(conv2, nullptr);
+  ASSERT_EQ(conv2->post_ops.size(), 2u);
+  EXPECT_EQ(conv2->post_ops[0].kind, PostOp::Sum);
+  EXPECT_EQ(conv2->post_ops[1].op, "Relu");
+  EXPECT_LT(max_diff(before, RefExecutor(g).run({x})[0]), 1e-4f);
+}
+
+TEST(Passes, FuseActivationLeavesGraphOutputsAlone) {
+  Graph g = residual_block();
+  // Make conv1's output visible: it can no longer absorb its activation.
+  g.outputs.push_back(g.find_value("c1"));
+  fold_batchnorm(g);  // BN reads c1 which is now an output: must not fold either
+  EXPECT_EQ(g.op_histogram()["BatchNormalization"], 1);
+}
+
+TEST(Passes, RemoveIdentityKeepsOutputName) {
+  Graph g;
+  int x = g.add_value("x", DType::F32);
+  g.inputs = {x};
+  int a = g.add_value("a", DType::F32), b = g.add_value("b", DType::F32);
+  g.add_node("Relu", {x}, {a}, "relu");
+  g.add_node("Identity", {a}, {b}, "id");
+  g.outputs = {b};
+  EXPECT_EQ(remove_identity(g), 1);
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_EQ(g.values[size_t(g.outputs[0])].name, "b");
+  EXPECT_EQ(g.verify(), "");
+}
+
+TEST(Passes, SiluAndHardSwishPatterns) {
+  Graph g;
+  int x = g.add_value("x", DType::F32);
+  g.inputs = {x};
+  int s = g.add_value("s"), y = g.add_value("y"), h = g.add_value("h"), z = g.add_value("z");
+  g.add_node("Sigmoid", {x}, {s}, "sig");
+  g.add_node("Mul", {x, s}, {y}, "mul");
+  int hs = g.add_node("HardSigmoid", {y}, {h}, "hsig");
+  g.nodes[size_t(hs)].set_f("alpha", 1.f / 6);
+  g.nodes[size_t(hs)].set_f("beta", 0.5f);
+  g.add_node("Mul", {h, y}, {z}, "mul2");
+  g.outputs = {z};
+  Tensor in = rand_tensor({2, 5}, 9, -5, 5);
+  bool can_run = have({"Sigmoid", "Mul", "HardSigmoid", "SiLU", "HardSwish"});
+  Tensor before;
+  if (can_run) before = RefExecutor(g).run({in})[0];
+  EXPECT_EQ(fuse_silu_hardswish(g), 2);
+  auto hist = g.op_histogram();
+  EXPECT_EQ(hist["SiLU"], 1);
+  EXPECT_EQ(hist["HardSwish"], 1);
+  EXPECT_EQ(hist.count("Mul"), 0u);
+  if (can_run) EXPECT_LT(max_diff(before, RefExecutor(g).run({in})[0]), 1e-5f);
+}
+
+TEST(Passes, FoldConstantsEvaluatesShapeArithmetic) {
+  if (!have({"Add", "Mul"})) GTEST_SKIP();
+  Graph g;
+  int x = g.add_value("x", DType::F32);
+  g.inputs = {x};
+  int c1 = g.add_constant("c1", Tensor::from_f32({2}, {1, 2}));
+  int c2 = g.add_constant("c2", Tensor::from_f32({2}, {3, 4}));
+  int s = g.add_value("s"), y = g.add_value("y");
+  g.add_node("Add", {c1, c2}, {s}, "fold_me");
+  g.add_node("Mul", {x, s}, {y}, "keep_me");
+  g.outputs = {y};
+  EXPECT_EQ(fold_constants(g), 1);
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_EQ(g.nodes[0].name, "keep_me");
+  const Tensor& folded = g.const_of(g.nodes[0].inputs[1]);
+  EXPECT_EQ(folded.to_f32_vector(), (std::vector<float>{4, 6}));
+}
