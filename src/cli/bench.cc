@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "ir/onnx_import.h"
+#include "runtime/profile.h"
 #include "runtime/session.h"
 
 namespace c8 {
@@ -37,7 +38,8 @@ CommandAction add_bench_command(CLI::App& app) {
     std::string model, size;
     int batch = 1, threads = 1, warmup = 3;
     double seconds = 5;
-    bool json = false, reference = false, kernels = false;
+    bool json = false, reference = false, kernels = false, profile = false, flops = false;
+    int profile_top = 0;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("bench", "Latency (median, p90), throughput, peak RSS and first-inference time");
@@ -50,6 +52,10 @@ CommandAction add_bench_command(CLI::App& app) {
   cmd->add_flag("--reference", o->reference, "run the naive reference kernels (the oracle) instead");
   cmd->add_flag("--kernels", o->kernels, "list the kernel chosen for every node");
   cmd->add_flag("--json", o->json, "print one JSON object on stdout");
+  cmd->add_flag("--profile", o->profile,
+                "time every node (sum over the timed runs): sorted table with op, impl, % of total; reorder/ref totals");
+  cmd->add_option("--profile-top", o->profile_top, "rows of the --profile table (0 = all)");
+  cmd->add_flag("--flops", o->flops, "(always on) report model GFLOP (2*MACs of Conv/Gemm/MatMul) and GFLOP/s");
   return [o]() {
     double t_load0 = now_seconds();
     LoadedModel m = load_model_arg(o->model);
@@ -79,10 +85,12 @@ CommandAction add_bench_command(CLI::App& app) {
     SessionOptions so;
     so.threads = o->threads;
     so.fast = !o->reference;
+    so.profile = o->profile;
     Session s(m.graph, so);
     s.run(inputs);  // first inference: plan, create primitives, reorder weights
     double first = now_seconds() - t_load0;
     for (int i = 0; i < o->warmup; ++i) s.run(inputs);
+    s.reset_profile();
     std::vector<double> lat;
     double t0 = now_seconds();
     while (lat.empty() || now_seconds() - t0 < o->seconds) {
@@ -104,6 +112,9 @@ CommandAction add_bench_command(CLI::App& app) {
     j["first_inference_ms"] = first * 1e3;
     j["peak_rss_mb"] = double(peak_rss_bytes()) / (1024.0 * 1024.0);
     j["runtime"] = o->reference ? "reference" : "fast";
+    double gflop = graph_gflop(s.planned_graph());
+    j["gflop"] = gflop;
+    j["gflops"] = j["median_ms"].get<double>() > 0 ? gflop / (j["median_ms"].get<double>() * 1e-3) : 0.0;
     std::map<std::string, int> impls;
     for (auto& k : s.kernels()) impls[k.impl]++;
     j["kernels"] = impls;
@@ -111,6 +122,20 @@ CommandAction add_bench_command(CLI::App& app) {
       nlohmann::json per = nlohmann::json::array();
       for (auto& k : s.kernels()) per.push_back({{"node", k.node}, {"op", k.op}, {"impl", k.impl}});
       j["per_node"] = per;
+    }
+    Profile prof;
+    if (o->profile) {
+      prof = s.profile();
+      nlohmann::json per = nlohmann::json::array();
+      double runs = double(std::max<int64_t>(prof.runs, 1));
+      double reorder = 0, ref = 0;
+      for (auto& n : prof.nodes) {
+        per.push_back({{"node", n.node}, {"op", n.op}, {"impl", n.impl}, {"ms", n.total_ms / runs}});
+        if (is_reorder_impl(n.impl)) reorder += n.total_ms / runs;
+        if (is_ref_impl(n.impl)) ref += n.total_ms / runs;
+      }
+      j["profile"] = {{"runs", prof.runs}, {"total_ms", prof.total_ms() / runs}, {"reorder_ms", reorder}, {"ref_ms", ref},
+                      {"nodes", per}};
     }
     if (o->json) {
       print_json(j);
@@ -121,11 +146,13 @@ CommandAction add_bench_command(CLI::App& app) {
                 j["p90_ms"].get<double>(), j["throughput_ips"].get<double>());
     std::printf("first inference  %.1f ms (load + plan + first run)\npeak RSS         %.1f MB\n", first * 1e3,
                 j["peak_rss_mb"].get<double>());
+    std::printf("model GFLOP      %.3f (%.1f GFLOP/s at the median)\n", gflop, j["gflops"].get<double>());
     std::printf("kernels         ");
     for (auto& [k, n] : impls) std::printf(" %s x%d", k.c_str(), n);
     std::printf("\n");
     if (o->kernels)
       for (auto& k : s.kernels()) std::printf("  %-40s %-18s %s\n", k.node.c_str(), k.op.c_str(), k.impl.c_str());
+    if (o->profile) std::fputs(format_profile(prof, size_t(o->profile_top)).c_str(), stdout);
     return 0;
   };
 }

@@ -12,5 +12,7 @@ CommandAction add_info_command(CLI::App& app);
 CommandAction add_run_command(CLI::App& app);
 CommandAction add_evaluate_command(CLI::App& app);
 CommandAction add_bench_command(CLI::App& app);
+CommandAction add_calibrate_command(CLI::App& app);
+CommandAction add_compare_command(CLI::App& app);
 
 }  // namespace c8

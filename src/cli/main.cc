@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   add(c8::add_run_command);
   add(c8::add_evaluate_command);
   add(c8::add_bench_command);
+  add(c8::add_calibrate_command);
+  add(c8::add_compare_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -122,6 +122,7 @@ void graph_to_proto(const Graph& g, onnx::ModelProto& model) {
     for (size_t k = 0; k < nout; ++k)
       np->add_output(n.outputs[k] >= 0 ? g.values[size_t(n.outputs[k])].name : std::string());
     for (const auto& kv : n.attrs) {
+      if (!kv.first.empty() && kv.first[0] == '_') continue;  // internal annotations (e.g. _opset)
       const Attribute& a = kv.second;
       onnx::AttributeProto* ap = np->add_attribute();
       ap->set_name(kv.first);

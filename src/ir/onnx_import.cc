@@ -461,6 +461,13 @@ class Importer {
       if (iit != inferred.end()) merge_info(v, iit->second);
     }
 
+    // Softmax, LogSoftmax and Hardmax changed meaning at opset 13 (coerce to
+    // 2-D vs. one axis): nodes carry the model opset so kernels pick the right
+    // one. Attributes starting with '_' are internal and never exported.
+    for (Node& node : g.nodes)
+      if (node.domain.empty() && (node.op == "Softmax" || node.op == "LogSoftmax" || node.op == "Hardmax"))
+        node.set_i("_opset", g.opset);
+
     std::string err = g.verify();
     if (!err.empty()) fail(err);
     if (!warnings_.empty()) {

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "runtime/ref_kernel.h"
@@ -13,6 +14,9 @@ struct Step {
   int node = -1;
   std::unique_ptr<Kernel> kernel;
   std::vector<int> in, out;
+  KernelIO io;              // buffers are fixed once the plan is allocated
+  double prof_ms = 0;       // SessionOptions::profile
+  int64_t prof_calls = 0;
 };
 
 class Plan {
@@ -28,6 +32,8 @@ class Plan {
   std::vector<LayoutAdapter> out_adapt;  // per graph output: blocked -> plain
   std::vector<Tensor> out_plain;         // per graph output, when adapted
   std::vector<KernelRecord> records;
+  bool profile = false;
+  int64_t prof_runs = 0;
 
   void build(const Graph& src, const std::vector<Shape>& shapes, const SessionOptions& o);
   std::vector<Tensor> run(const std::vector<Tensor>& inputs, const std::function<void(int, const Tensor&)>& obs);
@@ -44,6 +50,7 @@ static std::shared_ptr<uint8_t> alloc_bytes(size_t n) {
 
 void Plan::build(const Graph& src, const std::vector<Shape>& shapes, const SessionOptions& o) {
   g = src;
+  profile = o.profile;
   specialize(g, shapes);
   info.assign(g.values.size(), ValueInfo());
   for (size_t v = 0; v < g.values.size(); ++v) {
@@ -89,6 +96,17 @@ void Plan::build(const Graph& src, const std::vector<Shape>& shapes, const Sessi
     steps.push_back(std::move(s));
   }
   allocate();
+  for (Step& s : steps) {
+    s.io.stream = &strm;
+    for (int v : s.in) {
+      s.io.in.push_back(v >= 0 ? mem[size_t(v)] : dnnl::memory());
+      s.io.in_t.push_back(v >= 0 ? view[size_t(v)] : Tensor());
+    }
+    for (int v : s.out) {
+      s.io.out.push_back(v >= 0 ? mem[size_t(v)] : dnnl::memory());
+      s.io.out_t.push_back(v >= 0 ? view[size_t(v)] : Tensor());
+    }
+  }
   for (int v : g.outputs) {
     if (is_plain_md(info[size_t(v)].md) || !dnnl_supports(info[size_t(v)].dtype)) {
       out_adapt.emplace_back();
@@ -193,19 +211,18 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const std::func
       throw Error("input '" + g.values[size_t(v)].name + "' must be " + dtype_name(info[size_t(v)].dtype) + ", got " + dtype_name(t.dtype));
     std::memcpy(view[size_t(v)].raw(), t.raw(), t.nbytes());
   }
-  KernelIO io;
-  io.stream = &strm;
+  using clock = std::chrono::steady_clock;
+  if (profile) ++prof_runs;
   for (Step& s : steps) {
-    io.in.clear(); io.out.clear(); io.in_t.clear(); io.out_t.clear();
-    for (int v : s.in) {
-      io.in.push_back(v >= 0 ? mem[size_t(v)] : dnnl::memory());
-      io.in_t.push_back(v >= 0 ? view[size_t(v)] : Tensor());
+    if (profile) {
+      auto t0 = clock::now();
+      s.kernel->execute(s.io);
+      strm.wait();
+      s.prof_ms += std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+      ++s.prof_calls;
+    } else {
+      s.kernel->execute(s.io);
     }
-    for (int v : s.out) {
-      io.out.push_back(v >= 0 ? mem[size_t(v)] : dnnl::memory());
-      io.out_t.push_back(v >= 0 ? view[size_t(v)] : Tensor());
-    }
-    s.kernel->execute(io);
     if (obs) {
       strm.wait();
       for (int v : s.out)
@@ -264,6 +281,27 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
 }
 
 std::vector<KernelRecord> Session::kernels() const { return last_ ? last_->records : std::vector<KernelRecord>{}; }
+
+Profile Session::profile() const {
+  Profile p;
+  if (!last_) return p;
+  p.runs = last_->prof_runs;
+  for (size_t i = 0; i < last_->steps.size(); ++i) {
+    const Step& s = last_->steps[i];
+    const KernelRecord& r = last_->records[i];
+    p.nodes.push_back({r.node, r.op, r.impl, s.prof_ms, s.prof_calls});
+  }
+  return p;
+}
+
+void Session::reset_profile() {
+  if (!last_) return;
+  last_->prof_runs = 0;
+  for (Step& s : last_->steps) {
+    s.prof_ms = 0;
+    s.prof_calls = 0;
+  }
+}
 
 const Graph& Session::planned_graph() const {
   if (!last_) throw Error("no plan built yet");

@@ -12,6 +12,7 @@
 
 #include "ir/graph.h"
 #include "runtime/kernel.h"
+#include "runtime/profile.h"
 
 namespace c8 {
 
@@ -19,6 +20,7 @@ struct SessionOptions {
   int threads = 1;        // OpenMP threads for oneDNN primitives
   bool optimize = true;   // run the graph passes (fusions, folding)
   bool fast = true;       // false: every node uses its reference kernel (oracle)
+  bool profile = false;   // time every step (Session::profile()); no cost when off
 };
 
 struct KernelRecord {
@@ -51,6 +53,10 @@ class Session {
   const Plan& prepare(const std::vector<Shape>& input_shapes);
   // The graph as specialised for the last plan (after folding).
   const Graph& planned_graph() const;
+  // Per-node times of the last plan accumulated over the runs since it was
+  // built or reset (empty unless options().profile).
+  Profile profile() const;
+  void reset_profile();
 
  private:
   Graph g_;

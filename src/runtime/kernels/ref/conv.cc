@@ -85,34 +85,40 @@ void conv_run(const ConvShape& cs, const Tensor& X, const Tensor& W, const Tenso
   T* y = Y.data<T>();
   int64_t Cg = cs.C / cs.G, Mg = cs.M / cs.G;
   int64_t isz = is[0] * is[1] * is[2], ksz = ks[0] * ks[1] * ks[2], osz = os[0] * os[1] * os[2];
+  // Per output plane: accumulate (in double) one input plane x one kernel tap at a
+  // time, so memory is read sequentially.
+  std::vector<double> acc(static_cast<size_t>(osz));
   for (int64_t nn = 0; nn < cs.N; ++nn)
     for (int64_t g = 0; g < cs.G; ++g)
       for (int64_t m = 0; m < Mg; ++m) {
         int64_t oc = g * Mg + m;
-        T* yo = y + (nn * cs.M + oc) * osz;
-        for (int64_t od = 0; od < os[0]; ++od)
-          for (int64_t oh = 0; oh < os[1]; ++oh)
-            for (int64_t ow = 0; ow < os[2]; ++ow) {
-              double acc = b ? double(b[oc]) : 0.0;
-              for (int64_t c = 0; c < Cg; ++c) {
-                const T* xc = x + (nn * cs.C + g * Cg + c) * isz;
-                const T* wc = w + (oc * Cg + c) * ksz;
-                for (int64_t kd = 0; kd < ks[0]; ++kd) {
+        std::fill(acc.begin(), acc.end(), b ? double(b[oc]) : 0.0);
+        for (int64_t c = 0; c < Cg; ++c) {
+          const T* xc = x + (nn * cs.C + g * Cg + c) * isz;
+          const T* wc = w + (oc * Cg + c) * ksz;
+          for (int64_t kd = 0; kd < ks[0]; ++kd)
+            for (int64_t kh = 0; kh < ks[1]; ++kh)
+              for (int64_t kw = 0; kw < ks[2]; ++kw) {
+                double wv = double(wc[(kd * ks[1] + kh) * ks[2] + kw]);
+                for (int64_t od = 0; od < os[0]; ++od) {
                   int64_t id = od * st[0] - pb[0] + kd * dl[0];
                   if (id < 0 || id >= is[0]) continue;
-                  for (int64_t kh = 0; kh < ks[1]; ++kh) {
+                  for (int64_t oh = 0; oh < os[1]; ++oh) {
                     int64_t ih = oh * st[1] - pb[1] + kh * dl[1];
                     if (ih < 0 || ih >= is[1]) continue;
-                    for (int64_t kw = 0; kw < ks[2]; ++kw) {
+                    const T* xrow = xc + (id * is[1] + ih) * is[2];
+                    double* arow = acc.data() + (od * os[1] + oh) * os[2];
+                    for (int64_t ow = 0; ow < os[2]; ++ow) {
                       int64_t iw = ow * st[2] - pb[2] + kw * dl[2];
                       if (iw < 0 || iw >= is[2]) continue;
-                      acc += double(xc[(id * is[1] + ih) * is[2] + iw]) * double(wc[(kd * ks[1] + kh) * ks[2] + kw]);
+                      arow[ow] += double(xrow[iw]) * wv;
                     }
                   }
                 }
               }
-              yo[(od * os[1] + oh) * os[2] + ow] = T(acc);
-            }
+        }
+        T* yo = y + (nn * cs.M + oc) * osz;
+        for (int64_t i = 0; i < osz; ++i) yo[i] = T(acc[size_t(i)]);
       }
 }
 

@@ -129,8 +129,7 @@ void ref_gather_nd(const Node& n, const std::vector<Tensor>& in, std::vector<Ten
   for (size_t d = size_t(b + last); d < x.shape.size(); ++d) inner *= x.shape[d];
   int64_t per_batch_data = 1;
   for (size_t d = size_t(b); d < x.shape.size(); ++d) per_batch_data *= x.shape[d];
-  int64_t nidx = shape_numel(is) / std::max<int64_t>(last, 1);
-  if (last == 0) nidx = shape_numel(is);
+  int64_t nidx = shape_numel(Shape(is.begin(), is.end() - 1));
   int64_t per_batch_idx = nidx / std::max<int64_t>(batch, 1);
   auto ist = row_strides(x.shape);
   auto idx = in[1].to_i64_vector();

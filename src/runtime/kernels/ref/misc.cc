@@ -29,7 +29,7 @@ void ref_identity(const Node&, const std::vector<Tensor>& in, std::vector<Tensor
 
 // ---------------------------------------------------------------- Dropout
 bool training(const Node& n, const std::vector<Tensor>& in) {
-  if (n.attr_i("is_test", 1) == 0 && n.has("is_test")) return true;
+  // Opset < 7 is_test is ignored: this runtime always runs inference.
   return in.size() > 2 && in[2].defined() && in[2].numel() && in[2].get_f64(0) != 0;
 }
 
@@ -216,6 +216,118 @@ C8_REGISTER_OPS({
     {"NonZero", "", 9, infer_nonzero, ref_nonzero},
     {"OneHot", "", 9, infer_onehot, ref_onehot},
     {"Trilu", "", 14, infer_trilu, ref_trilu},
+});
+
+}  // namespace c8
+
+// ---------------------------------------------------------------- CumSum, Compress, ReverseSequence
+namespace c8 {
+namespace {
+
+std::vector<TypeShape> infer_same(const Node& n, const std::vector<TypeShape>& in) {
+  if (in.size() < 2 || !in[0].present() || !in[1].present()) node_error(n, "two inputs are required");
+  return {TypeShape{in[0].dtype, in[0].shape, nullptr}};
+}
+
+void ref_cumsum(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
+  Tensor x = in[0];
+  DType dt = x.dtype;
+  if (dt == DType::F16) x = x.cast(DType::F32);
+  int64_t axis = norm_axis(n, in[1].get_i64(0), x.rank());
+  bool excl = n.attr_i("exclusive", 0) != 0, rev = n.attr_i("reverse", 0) != 0;
+  Tensor y(x.dtype, x.shape);
+  int64_t outer = 1, inner = 1, dim = x.shape[size_t(axis)];
+  for (int64_t d = 0; d < axis; ++d) outer *= x.shape[size_t(d)];
+  for (size_t d = size_t(axis) + 1; d < x.shape.size(); ++d) inner *= x.shape[d];
+  dispatch_numeric(n, x.dtype, [&](auto t) {
+    using T = decltype(t);
+    const T* xs = x.data<T>();
+    T* ys = y.data<T>();
+    for (int64_t a = 0; a < outer; ++a)
+      for (int64_t b = 0; b < inner; ++b) {
+        T acc = T(0);
+        for (int64_t k0 = 0; k0 < dim; ++k0) {
+          int64_t k = rev ? dim - 1 - k0 : k0;
+          int64_t i = (a * dim + k) * inner + b;
+          if (excl) { ys[i] = acc; acc = T(acc + xs[i]); }
+          else { acc = T(acc + xs[i]); ys[i] = acc; }
+        }
+      }
+  });
+  if (dt == DType::F16) y = y.cast(DType::F16);
+  copy_into(out, 0, y);
+}
+
+std::vector<TypeShape> infer_compress(const Node& n, const std::vector<TypeShape>& in) {
+  if (in.size() < 2 || !in[0].present() || !in[1].present()) node_error(n, "two inputs are required");
+  int64_t kept = -1;
+  if (in[1].value) {
+    kept = 0;
+    for (int64_t i = 0; i < in[1].value->numel(); ++i) kept += in[1].value->get_f64(i) != 0;
+  }
+  TypeShape o{in[0].dtype, {kept}, nullptr};
+  if (n.has("axis")) {
+    int64_t a = norm_axis(n, n.attr_i("axis", 0), int64_t(in[0].shape.size()));
+    o.shape = in[0].shape;
+    o.shape[size_t(a)] = kept;
+  }
+  return {o};
+}
+
+void ref_compress(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
+  Tensor x = in[0];
+  int64_t axis = 0;
+  if (n.has("axis")) axis = norm_axis(n, n.attr_i("axis", 0), x.rank());
+  else x = x.reshaped({x.numel()});
+  int64_t outer = 1, inner = 1, dim = x.shape[size_t(axis)];
+  for (int64_t d = 0; d < axis; ++d) outer *= x.shape[size_t(d)];
+  for (size_t d = size_t(axis) + 1; d < x.shape.size(); ++d) inner *= x.shape[d];
+  std::vector<int64_t> keep;
+  for (int64_t i = 0; i < in[1].numel() && i < dim; ++i)
+    if (in[1].get_f64(i) != 0) keep.push_back(i);
+  Shape os = x.shape;
+  os[size_t(axis)] = int64_t(keep.size());
+  Tensor& o = ref_output(out, 0, x.dtype, os);
+  size_t row = size_t(inner) * dtype_size(x.dtype);
+  const uint8_t* s = static_cast<const uint8_t*>(x.raw());
+  uint8_t* d = static_cast<uint8_t*>(o.raw());
+  size_t k = 0;
+  if (row)
+    for (int64_t a = 0; a < outer; ++a)
+      for (int64_t j : keep) std::memcpy(d + (k++) * row, s + size_t(a * dim + j) * row, row);
+}
+
+void ref_revseq(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
+  const Tensor& x = in[0];
+  if (x.rank() < 2) node_error(n, "input must have rank >= 2");
+  int64_t ba = norm_axis(n, n.attr_i("batch_axis", 1), x.rank());
+  int64_t ta = norm_axis(n, n.attr_i("time_axis", 0), x.rank());
+  auto lens = in[1].to_i64_vector();
+  if (int64_t(lens.size()) != x.shape[size_t(ba)]) node_error(n, "sequence_lens must have batch_size entries");
+  Tensor& o = ref_output(out, 0, x.dtype, x.shape);
+  size_t es = dtype_size(x.dtype), r = x.shape.size();
+  auto st = row_strides(x.shape);
+  std::vector<int64_t> pos(r, 0);
+  const uint8_t* s = static_cast<const uint8_t*>(x.raw());
+  uint8_t* d = static_cast<uint8_t*>(o.raw());
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    int64_t t = pos[size_t(ta)], len = lens[size_t(pos[size_t(ba)])];
+    int64_t src = i;
+    if (t < len) src += (len - 1 - 2 * t) * st[size_t(ta)];
+    std::memcpy(d + size_t(i) * es, s + size_t(src) * es, es);
+    for (int k = int(r) - 1; k >= 0; --k) {
+      if (++pos[size_t(k)] < x.shape[size_t(k)]) break;
+      pos[size_t(k)] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+C8_REGISTER_OPS({
+    {"CumSum", "", 11, infer_same, ref_cumsum},
+    {"Compress", "", 9, infer_compress, ref_compress},
+    {"ReverseSequence", "", 10, infer_same, ref_revseq},
 });
 
 }  // namespace c8
