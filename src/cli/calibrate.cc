@@ -1,12 +1,180 @@
-// calibr8 calibrate: placeholder until the command lands (owned by its implementer).
+// calibr8 calibrate MODEL: post-training INT8 quantization (DefaultQuantization)
+// -> ONNX QDQ model. See src/quant/calibrate.h for the algorithm.
+//
+// Which images calibrate:
+//   --calib-dataset DIR   calibration images (default: --dataset; for the
+//                         embedded default model: Fashion-MNIST train)
+//   --calib-range A:B     only images [A, B) of that data set (file order),
+//                         e.g. 0:200; evaluate the rest with
+//                         `calibr8 evaluate OUT --range 200:`
+//   --subset 10% | 300    seeded random subset of those (default all), --seed S
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "eval/evaluator.h"
+#include "eval/subset.h"
+#include "ir/onnx_export.h"
+#include "quant/calibrate.h"
 #include "runtime/error.h"
 
 namespace c8 {
 
 CommandAction add_calibrate_command(CLI::App& app) {
-  app.add_subcommand("calibrate", "(not implemented yet)");
-  return []() -> int { throw Error("'calibrate' is not implemented yet"); };
+  struct Opts {
+    std::string model, dataset, calib_dataset, method = "default", preset = "performance", subset, calib_range;
+    std::string act_est = "mean_minmax", weight_est = "minmax", sat = "auto", output, report;
+    uint64_t seed = 0;
+    std::vector<std::string> ignore;
+    bool no_bias = false, json = false;
+    int batch = 0, threads = 1;
+    PreprocessFlags pre;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("calibrate", "Post-training INT8 quantization of an FP32 model -> ONNX QDQ model");
+  cmd->add_option("model", o->model, "FP32 (or FP16) ONNX file, or 'default' for the embedded model")->required();
+  cmd->add_option("--dataset", o->dataset, "data set the model is validated on (calibration images come from here unless --calib-dataset)");
+  cmd->add_option("--calib-dataset", o->calib_dataset, "separate calibration data set (default model: Fashion-MNIST train)");
+  cmd->add_option("--calib-range", o->calib_range, "calibrate on images [A, B) of the calibration data set, e.g. 0:200 (evaluate the rest with evaluate --range 200:)");
+  cmd->add_option("--method", o->method, "quantization method")->check(CLI::IsMember({"default"}));
+  cmd->add_option("--preset", o->preset, "performance: symmetric weights and activations; mixed: asymmetric uint8 activations")
+      ->check(CLI::IsMember({"performance", "mixed"}));
+  cmd->add_option("--subset", o->subset, "number (300) or percentage (10%) of calibration images, chosen at random (seeded); default all");
+  cmd->add_option("--seed", o->seed, "seed of the subset choice (same seed -> identical output)");
+  cmd->add_option("--ignore", o->ignore, "node name or op type kept in FP32 (repeatable)")->take_all();
+  cmd->add_option("--act-estimator", o->act_est, "activation range estimator")
+      ->check(CLI::IsMember({"minmax", "mean_minmax", "quantile", "kl", "mse"}));
+  cmd->add_option("--weight-estimator", o->weight_est, "weight range estimator (per output channel)")
+      ->check(CLI::IsMember({"minmax", "mean_minmax", "quantile", "kl", "mse"}));
+  cmd->add_option("--saturation-fix", o->sat, "7-bit weights against u8*s8 saturation without VNNI: auto (first_layer when the CPU has no VNNI), none, first_layer, all")
+      ->check(CLI::IsMember({"auto", "none", "first_layer", "all"}));
+  cmd->add_flag("--no-bias-correction", o->no_bias, "skip the fast bias correction pass");
+  cmd->add_option("--batch", o->batch, "batch size (default: the model's fixed batch, else 32)")->check(CLI::Range(1, 4096));
+  cmd->add_option("--threads", o->threads, "threads")->check(CLI::Range(1, 256));
+  cmd->add_option("-o,--output", o->output, "output QDQ ONNX file (written atomically)")->required();
+  cmd->add_option("--report", o->report, "write a JSON report (settings, images, times, per-layer ranges/scales)");
+  cmd->add_flag("--json", o->json, "print the summary as one JSON object on stdout");
+  o->pre.add_to(cmd);
+  return [o]() {
+    double t_start = now_seconds();
+    LoadedModel m = load_model_arg(o->model);
+    refuse_quantized(m.graph, m.path);
+    require_supported(m);
+    std::string val_path = o->dataset;
+    if (val_path.empty() && m.is_default) val_path = default_model_dataset(false);
+    std::string calib_path = o->calib_dataset;
+    bool same_as_validation = false;
+    if (calib_path.empty()) {
+      if (m.is_default && o->dataset.empty()) {
+        calib_path = default_model_dataset(true);
+      } else {
+        if (val_path.empty()) throw Error("--dataset or --calib-dataset is required");
+        calib_path = val_path;
+        same_as_validation = true;
+      }
+    }
+    Preprocess p = o->pre.resolve(m.is_default ? default_model_preprocess() : Preprocess());
+    Graph g = prepare_for_calibration(m.graph);
+    InputGeometry geo = input_geometry(g, p);
+    validate_preprocess(p, geo.channels);
+    auto ds = open_dataset(calib_path);
+    size_t first = 0, last = ds->size();
+    if (!o->calib_range.empty()) std::tie(first, last) = parse_index_range(o->calib_range, ds->size());
+    std::vector<size_t> idx = choose_subset(last - first, o->subset, o->seed);
+    for (size_t& i : idx) i += first;
+    if (idx.size() < 300)
+      std::fprintf(stderr, "warning: calibrating on %zu images; at least 300 are recommended for stable ranges\n", idx.size());
+    if (same_as_validation && o->calib_range.empty())
+      std::fprintf(stderr,
+                   "warning: the calibration images are the validation images (%s, no --calib-dataset); accuracy measured "
+                   "on them will be optimistic (use --calib-dataset or --calib-range A:B and evaluate --range)\n",
+                   calib_path.c_str());
+    else if (same_as_validation)
+      std::fprintf(stderr, "note: calibrating on images [%zu, %zu) of %s; validate only on the other images (evaluate --range)\n",
+                   first, last, calib_path.c_str());
+    int batch = o->batch ? o->batch : (geo.batch > 0 ? int(geo.batch) : 32);
+    if (geo.batch > 0 && batch != geo.batch)
+      throw Error(m.path + ": input '" + geo.name + "' has a fixed batch of " + std::to_string(geo.batch) + "; --batch " +
+                  std::to_string(batch) + " is not possible");
+    ImageInput in{geo.channels, geo.height, geo.width, geo.nhwc};
+    CalibSource src = dataset_source(*ds, idx, p, in, batch, geo.batch > 0);
+
+    CalibSettings s;
+    s.preset = o->preset;
+    s.act_estimator = parse_estimator(o->act_est);
+    s.weight_estimator = parse_estimator(o->weight_est);
+    s.saturation_fix = o->sat;
+    s.bias_correction = !o->no_bias;
+    s.ignore = o->ignore;
+    s.threads = o->threads;
+    std::unique_ptr<Progress> bar;
+    std::string bar_pass;
+    CalibResult r = calibrate_graph(g, src, s, [&](const std::string& pass, size_t done, size_t total) {
+      if (pass != bar_pass) {
+        if (bar) bar->finish();
+        bar = std::make_unique<Progress>(pass, total);
+        bar_pass = pass;
+      }
+      bar->update(done);
+    });
+    if (bar) bar->finish();
+    double t_save = now_seconds();
+    save_onnx(r.graph, o->output);
+    double save_s = now_seconds() - t_save;
+
+    nlohmann::json rep = r.report;
+    rep["model"] = m.path;
+    rep["output"] = o->output;
+    rep["calibration_dataset"] = calib_path;
+    rep["validation_dataset"] = val_path;
+    rep["calibration_is_validation"] = same_as_validation && o->calib_range.empty();
+    rep["calib_range"] = {first, last};
+    rep["subset"] = o->subset.empty() ? "all" : o->subset;
+    rep["seed"] = o->seed;
+    rep["batch"] = batch;
+    rep["preprocess"] = preprocess_to_json(p);
+    nlohmann::json names = nlohmann::json::array();
+    for (size_t i : idx) names.push_back(ds->name(i));
+    rep["images"] = {{"count", idx.size()}, {"indices", idx}, {"names", names}};
+    rep["seconds"]["save"] = save_s;
+    rep["seconds"]["wall"] = now_seconds() - t_start;
+    rep["op_histogram"] = r.graph.op_histogram();
+    if (!o->report.empty()) {
+      std::string tmp = o->report + ".tmp";
+      {
+        std::ofstream f(tmp);
+        if (!f) throw Error(o->report + ": cannot write report");
+        f << rep.dump(2) << "\n";
+        if (!f) throw Error(o->report + ": cannot write report");
+      }
+      if (std::rename(tmp.c_str(), o->report.c_str()) != 0) throw Error(o->report + ": cannot write report");
+    }
+    size_t wq = r.placement.weights.size(), aq = r.placement.acts.size();
+    if (o->json) {
+      nlohmann::json j = {{"model", m.path},
+                          {"output", o->output},
+                          {"preset", o->preset},
+                          {"images", idx.size()},
+                          {"calibration_dataset", calib_path},
+                          {"quantized_layers", wq},
+                          {"activation_quantizers", aq},
+                          {"seconds", rep["seconds"]},
+                          {"settings", rep["settings"]}};
+      if (!o->report.empty()) j["report"] = o->report;
+      print_json(j);
+    } else {
+      std::printf("model       %s\noutput      %s\npreset      %s (act %s, weights %s per channel, saturation fix %s, bias correction %s)\n"
+                  "images      %zu from %s\nquantized   %zu layers, %zu activation quantizers in %zu scale groups\n"
+                  "time        statistics %.2f s, bias correction %.2f s, total %.2f s\n",
+                  m.path.c_str(), o->output.c_str(), o->preset.c_str(), o->act_est.c_str(), o->weight_est.c_str(),
+                  rep["settings"]["saturation_fix"].get<std::string>().c_str(), s.bias_correction ? "on" : "off", idx.size(),
+                  calib_path.c_str(), wq, aq, r.placement.groups.size(), r.seconds_stats, r.seconds_bias,
+                  now_seconds() - t_start);
+    }
+    return 0;
+  };
 }
 
 }  // namespace c8

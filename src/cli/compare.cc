@@ -1,12 +1,128 @@
-// calibr8 compare: placeholder until the command lands (owned by its implementer).
+// calibr8 compare A B --dataset DIR: accuracy, top-1 agreement, interleaved
+// latency and a per-layer comparison of a candidate model B (typically the
+// INT8 QDQ model) against a reference A (typically its FP32 original).
+#include <cstdio>
+#include <filesystem>
+
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "report/compare.h"
+#include "report/report.h"
 #include "runtime/error.h"
 
 namespace c8 {
 
+namespace {
+
+// Fails early (before minutes of work) when an output file cannot be created.
+void check_writable(const std::string& path, const char* flag) {
+  if (path.empty()) return;
+  std::filesystem::path p(path);
+  std::filesystem::path dir = p.parent_path().empty() ? std::filesystem::path(".") : p.parent_path();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw Error(path + ": " + flag + ": folder '" + dir.string() + "' does not exist");
+  if (std::filesystem::is_directory(p, ec)) throw Error(path + ": " + flag + ": is a folder");
+}
+
+}  // namespace
+
 CommandAction add_compare_command(CLI::App& app) {
-  app.add_subcommand("compare", "(not implemented yet)");
-  return []() -> int { throw Error("'compare' is not implemented yet"); };
+  struct Opts {
+    std::string a, b, dataset, report, html, calib;
+    int limit = 0, batch = 0, threads = 1, layer_images = 16, warmup = 3;
+    double seconds = 4;
+    bool json = false, no_speed = false, no_layers = false;
+    PreprocessFlags pre;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand(
+      "compare", "Compare a candidate model B (e.g. INT8) with a reference A: accuracy, agreement, speed, per-layer error");
+  cmd->add_option("a", o->a, "reference ONNX model (e.g. the FP32 original), or 'default'")->required();
+  cmd->add_option("b", o->b, "candidate ONNX model (e.g. the INT8 QDQ model)")->required();
+  cmd->add_option("--dataset", o->dataset, "labelled data set (labels.txt folder, class sub-folders or IDX files)");
+  cmd->add_option("--limit", o->limit, "use only the first N images")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch", o->batch, "evaluation batch size (default: 8 for dynamic-batch models, else the model's)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--threads", o->threads, "threads (both models)")->check(CLI::Range(1, 256));
+  cmd->add_option("--seconds", o->seconds, "total time of the interleaved A/B latency measurement (batch 1)")
+      ->check(CLI::Range(0.01, 3600.0));
+  cmd->add_option("--warmup", o->warmup, "untimed runs of each model before timing")->check(CLI::Range(0, 1000));
+  cmd->add_option("--layer-images", o->layer_images, "images for the per-layer comparison (0: skip it)")
+      ->check(CLI::Range(0, 100000));
+  cmd->add_flag("--no-speed", o->no_speed, "skip the latency measurement");
+  cmd->add_flag("--no-layers", o->no_layers, "skip the per-layer comparison");
+  cmd->add_option("--report", o->report, "write the full report as JSON to this file");
+  cmd->add_option("--html", o->html, "write a self-contained HTML report to this file");
+  cmd->add_option("--calib-report", o->calib, "calibration report JSON (from 'calibr8 calibrate') to include");
+  cmd->add_flag("--json", o->json, "print the report as one JSON object on stdout");
+  o->pre.add_to(cmd);
+  return [o]() {
+    check_writable(o->report, "--report");
+    check_writable(o->html, "--html");
+    nlohmann::json calib;
+    if (!o->calib.empty()) calib = read_json_file(o->calib);
+    LoadedModel a = load_model_arg(o->a);
+    LoadedModel b = load_model_arg(o->b);
+    require_supported(a);
+    require_supported(b);
+    std::string ds_path = o->dataset;
+    if (ds_path.empty()) {
+      if (!a.is_default && !b.is_default) throw Error("--dataset is required");
+      ds_path = default_model_dataset(false);
+    }
+    Preprocess p = o->pre.resolve(a.is_default || b.is_default ? default_model_preprocess() : Preprocess());
+    InputGeometry ga = input_geometry(a.graph, p);
+    InputGeometry gb;
+    try {
+      gb = input_geometry(b.graph, p);
+    } catch (const Error& e) {
+      throw Error(b.path + ": " + e.what());
+    }
+    if (ga.channels != gb.channels || ga.height != gb.height || ga.width != gb.width || ga.batch != gb.batch)
+      throw Error(b.path + ": input '" + gb.name + "' [" + std::to_string(gb.batch) + "," + std::to_string(gb.channels) +
+                  "," + std::to_string(gb.height) + "," + std::to_string(gb.width) + "] differs from " + a.path + "'s [" +
+                  std::to_string(ga.batch) + "," + std::to_string(ga.channels) + "," + std::to_string(ga.height) + "," +
+                  std::to_string(ga.width) + "]");
+    validate_preprocess(p, ga.channels);
+
+    CompareConfig c;
+    c.path_a = a.path;
+    c.path_b = b.path;
+    c.dataset = ds_path;
+    c.pre = p;
+    c.input = ImageInput{ga.channels, ga.height, ga.width, ga.nhwc};
+    c.fixed_batch = ga.batch;
+    c.limit = o->limit;
+    c.batch = o->batch;
+    c.threads = o->threads;
+    c.seconds = o->seconds;
+    c.warmup = o->warmup;
+    c.layer_images = o->layer_images;
+    c.speed = !o->no_speed;
+    c.layers = !o->no_layers && o->layer_images > 0;
+
+    std::unique_ptr<Progress> bar;
+    std::string stage;
+    auto progress = [&](const std::string& s, size_t done, size_t total) {
+      if (s != stage) {
+        if (bar) bar->finish();
+        stage = s;
+        bar = std::make_unique<Progress>(s, total);
+      }
+      bar->update(done);
+    };
+    CompareResult r = compare_models(a.graph, b.graph, c, progress);
+    if (bar) bar->finish();
+
+    nlohmann::json j = report_json(r, calib);
+    std::string html = o->html.empty() ? std::string() : report_html(j);
+    if (!o->report.empty()) write_file_atomic(o->report, j.dump(2) + "\n");
+    if (!o->html.empty()) write_file_atomic(o->html, html);
+    if (o->json) print_json(j);
+    else std::fputs(report_text(j).c_str(), stdout);
+    return 0;
+  };
 }
 
 }  // namespace c8

@@ -4,12 +4,13 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "eval/evaluator.h"
+#include "quant/calibrate.h"
 
 namespace c8 {
 
 CommandAction add_evaluate_command(CLI::App& app) {
   struct Opts {
-    std::string model, dataset;
+    std::string model, dataset, range;
     int limit = 0, batch = 0, threads = 1;
     bool json = false;
     PreprocessFlags pre;
@@ -19,6 +20,7 @@ CommandAction add_evaluate_command(CLI::App& app) {
   cmd->add_option("model", o->model, "ONNX file, or 'default' for the embedded model")->required();
   cmd->add_option("--dataset", o->dataset, "labels.txt folder, class sub-folders, or IDX files (default model: Fashion-MNIST test)");
   cmd->add_option("--limit", o->limit, "evaluate only the first N images")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--range", o->range, "evaluate only images [A, B) in file order, e.g. 200: (the images calibrate --calib-range 0:200 left out)");
   cmd->add_option("--batch", o->batch, "batch size (default: 8 for dynamic-batch models, else the model's)")->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", o->threads, "threads")->check(CLI::Range(1, 256));
   cmd->add_flag("--json", o->json, "print one JSON object on stdout");
@@ -38,7 +40,9 @@ CommandAction add_evaluate_command(CLI::App& app) {
     std::vector<size_t> idx;
     size_t n = ds->size();
     if (o->limit > 0 && size_t(o->limit) < n) n = size_t(o->limit);
-    for (size_t i = 0; i < n; ++i) idx.push_back(i);
+    size_t first = 0;
+    if (!o->range.empty()) std::tie(first, n) = parse_index_range(o->range, n);
+    for (size_t i = first; i < n; ++i) idx.push_back(i);
     int batch = o->batch ? o->batch : (geo.batch > 0 ? int(geo.batch) : 8);
     if (geo.batch > 0 && batch != geo.batch)
       throw Error(m.path + ": input '" + geo.name + "' has a fixed batch of " + std::to_string(geo.batch) + "; --batch " + std::to_string(batch) + " is not possible");

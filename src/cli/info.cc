@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "ir/onnx_import.h"
+#include "report/precision.h"
 #include "runtime/ref_executor.h"
 
 namespace c8 {
@@ -69,6 +70,29 @@ CommandAction add_info_command(CLI::App& app) {
     if (!why.empty()) j["not_calibratable_because"] = why;
     std::string warn = import_warnings(g);
     if (!warn.empty()) j["warnings"] = warn;
+    // Precision of every compute layer (Conv / Gemm / MatMul and quantized forms), from the graph.
+    nlohmann::json layers = nlohmann::json::array();
+    std::map<std::string, int> prec_count;
+    bool any_quantized = false;
+    for (int ni : g.topo_order()) {
+      const Node& n = g.nodes[size_t(ni)];
+      if (!is_layer_op(n)) continue;
+      LayerPrecision lp = static_precision(g, n);
+      std::string w = lp.weights + (lp.weight_quant.empty() ? "" : " " + lp.weight_quant);
+      nlohmann::json e;
+      e["name"] = n.name;
+      e["op"] = n.domain.empty() ? n.op : n.domain + "." + n.op;
+      e["output"] = n.outputs.empty() || n.outputs[0] < 0 ? "" : g.values[size_t(n.outputs[0])].name;
+      e["precision"] = lp.input;
+      e["input"] = lp.input;
+      e["weights"] = lp.weights;
+      e["weight_quant"] = lp.weight_quant;
+      if (lp.weight_axis >= 0) e["weight_axis"] = lp.weight_axis;
+      layers.push_back(e);
+      prec_count[lp.input + "/" + w]++;
+      if (lp.input != "FP32" || (lp.weights != "FP32" && lp.weights != "-")) any_quantized = true;
+    }
+    j["layers"] = layers;
     if (*json) {
       print_json(j);
       return 0;
@@ -88,6 +112,24 @@ CommandAction add_info_command(CLI::App& app) {
     if (!unsupported.empty()) {
       std::printf("unsupported nodes:\n");
       for (auto& u : unsupported) std::printf("  %s\n", u.c_str());
+    }
+    if (!layers.empty()) {
+      std::printf("layers      %zu compute layer(s):", layers.size());
+      for (auto& [k, n] : prec_count) std::printf(" %s x%d", k.c_str(), n);
+      std::printf("  (activations/weights)\n");
+    }
+    if (any_quantized) {
+      size_t nw = 5;
+      for (auto& e : layers) nw = std::max(nw, e["name"].get<std::string>().size());
+      nw = std::min<size_t>(nw, 48);
+      std::printf("  %-*s %-16s %-5s %s\n", int(nw), "layer", "op", "input", "weights");
+      for (auto& e : layers) {
+        std::string w = e["weights"].get<std::string>();
+        if (!e["weight_quant"].get<std::string>().empty()) w += " " + e["weight_quant"].get<std::string>();
+        if (e.contains("weight_axis")) w += " (axis " + std::to_string(e["weight_axis"].get<int>()) + ")";
+        std::printf("  %-*s %-16s %-5s %s\n", int(nw), e["name"].get<std::string>().c_str(), e["op"].get<std::string>().c_str(),
+                    e["input"].get<std::string>().c_str(), w.c_str());
+      }
     }
     std::printf("calibratable %s%s\n", why.empty() ? "yes" : "no: ", why.c_str());
     if (!warn.empty()) std::printf("warnings:\n%s\n", warn.c_str());

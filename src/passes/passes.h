@@ -13,5 +13,6 @@ int fold_batchnorm(Graph& g);         // Conv/Gemm -> BatchNormalization into th
 int fuse_activation(Graph& g);        // Conv/Gemm -> Relu/Clip/... as an eltwise post-op
 int fuse_sum(Graph& g);               // Conv + Add(residual) as a sum post-op
 int fuse_silu_hardswish(Graph& g);    // x*Sigmoid(x) -> SiLU, x*HardSigmoid(x) -> HardSwish
+int fuse_qdq(Graph& g);               // QDQ patterns -> calibr8::QConv/QGemm/QAveragePool, u8 pools/views
 
 }  // namespace c8

@@ -11,6 +11,7 @@ void optimize_graph(Graph& g) {
   annotate_opset(g);
   remove_identity(g);
   fold_constants(g);
+  fuse_qdq(g);  // before the FP32 fusions: QDQ Conv->Relu->Q chains become INT8 nodes
   fold_batchnorm(g);
   fuse_silu_hardswish(g);
   fuse_activation(g);

@@ -31,6 +31,7 @@ struct Histogram {
   double range = 0;               // R; 0 = nothing recorded yet (or all zeros)
   uint64_t zeros_before = 0;      // values seen while range == 0 (all exactly 0)
   std::vector<uint64_t> counts;   // kBins, over [-R, R]
+  uint64_t exact_zeros = 0;       // values == 0 (also counted in the bin at 0); KL ignores them
 
   // Adds n values whose max |x| is amax (caller computed it).
   void add(const float* x, size_t n, float amax);

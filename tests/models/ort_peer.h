@@ -3,6 +3,8 @@
 // same input tensors calibr8 sees, so both runtimes are compared on
 // bit-identical inputs.
 #include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -18,8 +20,16 @@ inline std::string ort_script() { return std::string(C8_SOURCE_DIR) + "/scripts/
 inline std::vector<std::vector<float>> ort_run(const std::string& model, const std::vector<c8::Tensor>& inputs,
                                                int chunk = 64) {
   std::vector<std::vector<float>> out;
-  std::string dir = std::string(C8_BUILD_DIR) + "/ort_tmp";
-  std::system(("mkdir -p '" + dir + "'").c_str());
+  // A private folder: ctest runs tests in parallel processes.
+  std::string tmpl = std::string(C8_BUILD_DIR) + "/ort_tmp_XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
+  std::string dir(buf.data());
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() { std::system(("rm -rf '" + d + "'").c_str()); }
+  } cleanup{dir};
   for (size_t first = 0; first < inputs.size(); first += size_t(chunk)) {
     size_t n = std::min(inputs.size() - first, size_t(chunk));
     std::string in_path = dir + "/in.f32", out_path = dir + "/out.f32";

@@ -193,6 +193,28 @@ void SumInput::run(dnnl::stream& s, KernelIO& io, dnnl::memory& dst) {
   else std::memcpy(dst.get_data_handle(), src.get_data_handle(), bytes_);
 }
 
+bool is_nc_dense(const md_t& md, int64_t* blk) {
+  const dnnl_memory_desc_t& d = md.data;
+  if (d.format_kind != dnnl_blocked || d.ndims < 2 || d.offset0 != 0) return false;
+  const auto& b = d.format_desc.blocking;
+  int64_t k = 1;
+  if (b.inner_nblks == 1 && b.inner_idxs[0] == 1) k = b.inner_blks[0];
+  else if (b.inner_nblks != 0) return false;
+  for (int i = 0; i < d.ndims; ++i)
+    if (d.padded_dims[i] != d.dims[i] || d.padded_offsets[i] != 0) return false;
+  if (d.dims[1] % k) return false;
+  int64_t stride = k;  // innermost outer dim
+  for (int i = d.ndims - 1; i >= 2; --i) {
+    if (d.dims[i] != 1 && b.strides[i] != stride) return false;
+    stride *= d.dims[i];
+  }
+  if (d.dims[1] / k != 1 && b.strides[1] != stride) return false;
+  stride *= d.dims[1] / k;
+  if (d.dims[0] != 1 && b.strides[0] != stride) return false;
+  *blk = k;
+  return true;
+}
+
 int node_opset(const BuildCtx& ctx) {
   if (ctx.node && ctx.node->has("_opset")) return int(ctx.node->attr_i("_opset", 13));
   if (ctx.graph) return int(ctx.graph->opset);

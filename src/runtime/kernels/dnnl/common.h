@@ -108,6 +108,12 @@ class SumInput {
   size_t bytes_ = 0;
 };
 
+// True when md is dense N, C[/blk], spatial... [, c%blk] (NCHW when *blk = 1,
+// nChw8c / nChw16c otherwise) with C a multiple of the block (no padding):
+// then the elements of one image form one contiguous run, channel block by
+// channel block (concat along C = memcpy, see concat.cc).
+bool is_nc_dense(const md_t& md, int64_t* blk);
+
 // Normalises an axis attribute into [0, rank).
 inline int norm_axis(int64_t a, int rank) { return int(a < 0 ? a + rank : a); }
 

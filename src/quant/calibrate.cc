@@ -1,0 +1,566 @@
+#include "quant/calibrate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <dnnl.hpp>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "passes/passes.h"
+#include "runtime/error.h"
+#include "runtime/session.h"
+
+namespace c8 {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+const std::set<std::string>& quant_ops() {
+  static const std::set<std::string> s{
+      "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
+      "MatMulInteger", "QLinearAdd", "QLinearMul", "QGemm", "QLinearConcat", "QLinearGlobalAveragePool",
+      "QLinearAveragePool", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax", "DynamicQuantizeMatMul",
+      "MatMulIntegerToFloat", "FakeQuantize"};
+  return s;
+}
+
+// Channel axis of a layer's output (Conv: 1, Gemm/MatMul: last).
+int out_channel_axis(const Node& n, int rank) { return n.op == "Conv" ? 1 : rank - 1; }
+
+// Per-channel sums of x along `axis` over the first n_valid slices of dim 0.
+void channel_sums(const Tensor& t, int axis, size_t n_valid, std::vector<double>& sums, double& count) {
+  const float* p = t.data<float>();
+  int64_t outer = 1, inner = 1, C = t.shape[size_t(axis)];
+  for (int i = 0; i < axis; ++i) outer *= t.shape[size_t(i)];
+  for (int i = axis + 1; i < t.rank(); ++i) inner *= t.shape[size_t(i)];
+  if (sums.empty()) sums.assign(size_t(C), 0);
+  int64_t valid_outer = outer;
+  if (axis > 0 && t.shape[0] > 1) valid_outer = outer / t.shape[0] * int64_t(std::min<size_t>(n_valid, size_t(t.shape[0])));
+  for (int64_t o = 0; o < valid_outer; ++o)
+    for (int64_t c = 0; c < C; ++c) {
+      const float* q = p + (o * C + c) * inner;
+      double s = 0;
+      for (int64_t i = 0; i < inner; ++i) s += q[i];
+      sums[size_t(c)] += s;
+    }
+  count += double(valid_outer * inner);
+}
+
+}  // namespace
+
+CalibSource dataset_source(const Dataset& ds, std::vector<size_t> idx, const Preprocess& p, const ImageInput& in,
+                           int batch, bool fixed_batch) {
+  CalibSource src;
+  src.images = idx.size();
+  src.batches = (idx.size() + size_t(batch) - 1) / size_t(batch);
+  auto shared_idx = std::make_shared<std::vector<size_t>>(std::move(idx));
+  const Dataset* dsp = &ds;
+  src.get = [dsp, shared_idx, p, in, batch, fixed_batch](size_t b, size_t& n_valid) {
+    size_t first = b * size_t(batch);
+    size_t n = std::min(size_t(batch), shared_idx->size() - first);
+    n_valid = n;
+    Tensor x = make_batch(*dsp, *shared_idx, first, n, p, in);
+    if (!fixed_batch || n == size_t(batch)) return x;
+    Shape s = x.shape;
+    s[0] = batch;
+    Tensor padded(DType::F32, s);
+    size_t per = size_t(x.numel()) / n;
+    for (size_t k = 0; k < size_t(batch); ++k)
+      std::copy(x.data<float>() + std::min(k, n - 1) * per, x.data<float>() + (std::min(k, n - 1) + 1) * per,
+                padded.data<float>() + k * per);
+    return padded;
+  };
+  return src;
+}
+
+bool cpu_has_vnni() {
+  auto isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
+void refuse_quantized(const Graph& g, const std::string& display) {
+  std::map<std::string, int> found;
+  for (const Node& n : g.nodes)
+    if (!n.dead && quant_ops().count(n.op)) ++found[n.op];
+  int int8_inits = 0;
+  for (const Node& n : g.nodes) {
+    if (n.dead) continue;
+    for (int v : n.inputs)
+      if (g.is_const(v) && (g.const_of(v).dtype == DType::I8 || g.const_of(v).dtype == DType::U8) && g.const_of(v).numel() > 1)
+        ++int8_inits;
+  }
+  if (found.empty() && int8_inits == 0) return;
+  std::string what;
+  for (auto& [op, k] : found) what += (what.empty() ? "" : ", ") + std::to_string(k) + " " + op;
+  if (int8_inits) what += (what.empty() ? "" : ", ") + std::to_string(int8_inits) + " INT8/UINT8 initializer input(s)";
+  throw Error(display + ": the model is already quantized (" + what +
+              "); calibrate needs the original FP32 (or FP16) model");
+}
+
+Graph prepare_for_calibration(Graph g) {
+  convert_fp16_to_fp32(g);
+  remove_identity(g);
+  fold_constants(g);
+  fold_batchnorm(g);
+  return g;
+}
+
+QParams act_qparams(Range r, QMode m) {
+  QParams q;
+  q.mode = m;
+  double lo = std::min(r.lo, 0.0), hi = std::max(r.hi, 0.0);
+  if (!std::isfinite(lo) || !std::isfinite(hi)) throw Error("non-finite activation range");
+  q.range = {lo, hi};
+  switch (m) {
+    case QMode::SignedSym: {
+      double a = std::max(-lo, hi);
+      q.dtype = DType::I8;
+      q.scale = a > 0 ? float(a / 127.0) : 1.f;
+      q.zero_point = 0;
+      q.range = {-a, a};
+      break;
+    }
+    case QMode::UnsignedSym:
+      q.dtype = DType::U8;
+      q.scale = hi > 0 ? float(hi / 255.0) : 1.f;
+      q.zero_point = 0;
+      q.range = {0, hi};
+      break;
+    case QMode::Asym: {
+      q.dtype = DType::U8;
+      double s = (hi - lo) / 255.0;
+      q.scale = s > 0 ? float(s) : 1.f;
+      q.zero_point = int(std::min(255.0, std::max(0.0, std::nearbyint(-lo / double(q.scale)))));
+      break;
+    }
+  }
+  if (!(q.scale > 0) || !std::isfinite(q.scale)) q.scale = 1.f;
+  return q;
+}
+
+void fake_quantize(const float* x, float* y, size_t n, const QParams& q) {
+  const float lo = q.dtype == DType::U8 ? 0.f : -128.f, hi = q.dtype == DType::U8 ? 255.f : 127.f;
+  const float s = q.scale, zp = float(q.zero_point);
+  for (size_t i = 0; i < n; ++i) {
+    float v = std::nearbyint(x[i] / s) + zp;
+    if (std::isnan(v)) v = 0.f;
+    v = std::min(hi, std::max(lo, v));
+    y[i] = (v - zp) * s;
+  }
+}
+
+WeightQuant quantize_weight(const Tensor& w0, int axis, int qmax, Estimator e) {
+  Tensor w = w0.cast(DType::F32);
+  WeightQuant r;
+  r.qmax = qmax;
+  int64_t C = w.shape.at(size_t(axis)), outer = 1, inner = 1;
+  for (int i = 0; i < axis; ++i) outer *= w.shape[size_t(i)];
+  for (int i = axis + 1; i < w.rank(); ++i) inner *= w.shape[size_t(i)];
+  const float* p = w.data<float>();
+  r.scales.assign(size_t(C), 1.f);
+  for (int64_t c = 0; c < C; ++c) {
+    std::vector<float> vals;
+    vals.reserve(size_t(outer * inner));
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) vals.push_back(p[(o * C + c) * inner + i]);
+    double amax = 0;
+    if (e == Estimator::MinMax || e == Estimator::MeanMinMax) {
+      for (float v : vals) amax = std::max(amax, double(std::fabs(v)));
+    } else {
+      TensorStats st;
+      st.want_hist = true;
+      st.add_sample(vals.data(), vals.size());
+      Range rg = estimate_range(st, e, QMode::SignedSym);
+      amax = std::max(std::fabs(rg.lo), std::fabs(rg.hi));
+    }
+    r.scales[size_t(c)] = amax > 0 ? float(amax / qmax) : 1.f;
+  }
+  r.q = Tensor(DType::I8, w.shape);
+  r.dequantized = Tensor(DType::F32, w.shape);
+  int8_t* q = r.q.data<int8_t>();
+  float* d = r.dequantized.data<float>();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < C; ++c) {
+      float s = r.scales[size_t(c)];
+      for (int64_t i = 0; i < inner; ++i) {
+        int64_t k = (o * C + c) * inner + i;
+        float v = std::nearbyint(p[k] / s);
+        if (std::isnan(v)) v = 0;
+        v = std::min(float(qmax), std::max(float(-qmax), v));
+        q[k] = int8_t(v);
+        d[k] = v * s;
+      }
+    }
+  return r;
+}
+
+std::pair<size_t, size_t> parse_index_range(const std::string& spec, size_t n) {
+  auto num = [&](const std::string& s, size_t def) -> size_t {
+    if (s.empty()) return def;
+    for (char ch : s)
+      if (ch < '0' || ch > '9') throw Error("range '" + spec + "': expected A:B with non-negative integers");
+    return size_t(std::stoull(s));
+  };
+  size_t colon = spec.find(':');
+  size_t a, b;
+  if (colon == std::string::npos) {
+    a = 0;
+    b = num(spec, n);
+  } else {
+    a = num(spec.substr(0, colon), 0);
+    b = num(spec.substr(colon + 1), n);
+  }
+  if (spec.empty()) throw Error("range is empty; expected A:B");
+  b = std::min(b, n);
+  if (a >= b) throw Error("range '" + spec + "' selects no images (data set has " + std::to_string(n) + ")");
+  return {a, b};
+}
+
+CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const CalibSettings& s,
+                            const PassProgress& progress) {
+  auto t_all = std::chrono::steady_clock::now();
+  if (s.preset != "performance" && s.preset != "mixed")
+    throw Error("unknown preset '" + s.preset + "' (choose performance or mixed)");
+  if (src.batches == 0 || !src.get) throw Error("calibration needs at least one image");
+  CalibResult R;
+  const Graph& G = fp32;
+  PlacementOptions po;
+  po.ignore = s.ignore;
+  for (const std::string& ig : s.ignore) {
+    bool hit = false;
+    for (const Node& n : G.nodes)
+      if (!n.dead && (n.name == ig || n.op == ig)) hit = true;
+    if (!hit) throw Error("--ignore " + ig + ": no node has this name or op type");
+  }
+  QuantPlacement P = place_quantizers(G, po);
+  if (P.acts.empty() && P.weights.empty()) throw Error("nothing to quantize: the model has no Conv/Gemm/MatMul/Add the INT8 path supports");
+
+  // Saturation fix: which layers get 7-bit weights.
+  std::string sat = s.saturation_fix;
+  bool vnni = cpu_has_vnni();
+  if (sat == "auto") sat = vnni ? "none" : "first_layer";
+  if (sat != "none" && sat != "first_layer" && sat != "all")
+    throw Error("--saturation-fix must be auto, none, first_layer or all");
+  std::set<int> seven_bit;
+  {
+    std::vector<char> downstream(G.values.size(), 0);
+    std::set<int> layer_set(P.layers.begin(), P.layers.end());
+    for (int ni : G.topo_order()) {
+      const Node& n = G.nodes[size_t(ni)];
+      bool d = false;
+      for (int v : n.inputs)
+        if (v >= 0 && downstream[size_t(v)]) d = true;
+      if (layer_set.count(ni)) {
+        if (sat == "all" || (sat == "first_layer" && !d)) seven_bit.insert(ni);
+        d = true;
+      }
+      for (int v : n.outputs)
+        if (v >= 0 && d) downstream[size_t(v)] = 1;
+    }
+  }
+
+  // ---- Pass 1: statistics (streamed through observers) ----
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<TensorStats> stats(P.acts.size());
+  for (auto& st : stats) st.want_hist = estimator_needs_histogram(s.act_estimator);
+  std::map<std::string, int> act_by_name;
+  for (size_t i = 0; i < P.acts.size(); ++i) act_by_name[G.values[size_t(P.acts[i].value)].name] = int(i);
+  SessionOptions so;
+  so.threads = s.threads;
+  so.optimize = false;
+  Session sess(G, so);
+  int input_act = G.inputs.empty() ? -1 : P.act_index(G.inputs[0]);
+  size_t done = 0;
+  for (size_t b = 0; b < src.batches; ++b) {
+    size_t nv = 0;
+    Tensor x = src.get(b, nv);
+    if (input_act >= 0) stats[size_t(input_act)].add(x, nv);
+    sess.observer = [&](int v, const Tensor& t) {
+      const Graph& pg = sess.planned_graph();
+      auto it = act_by_name.find(pg.values[size_t(v)].name);
+      if (it != act_by_name.end()) stats[size_t(it->second)].add(t, nv);
+    };
+    sess.run({x});
+    done += nv;
+    if (progress) progress("statistics", done, src.images);
+  }
+  sess.observer = nullptr;
+  R.seconds_stats = seconds_since(t0);
+  for (auto& st : stats) R.stats_state_bytes += st.state_bytes();
+
+  // ---- Ranges and quantization parameters per group ----
+  std::vector<QParams> gparams(P.groups.size());
+  nlohmann::json jacts = nlohmann::json::array();
+  for (size_t gi = 0; gi < P.groups.size(); ++gi) {
+    QMode mode = QMode::Asym;
+    if (s.preset == "performance") {
+      bool nonneg = true;
+      for (int a : P.groups[gi]) {
+        const TensorStats& st = stats[size_t(a)];
+        if (!(P.acts[size_t(a)].nonneg_hint || (st.samples > 0 && st.min >= 0))) nonneg = false;
+      }
+      mode = nonneg ? QMode::UnsignedSym : QMode::SignedSym;
+    }
+    Range u{0, 0};
+    bool first = true;
+    for (int a : P.groups[gi]) {
+      if (stats[size_t(a)].samples == 0) continue;
+      Range r = estimate_range(stats[size_t(a)], s.act_estimator, mode);
+      if (first) u = r;
+      u.lo = std::min(u.lo, r.lo);
+      u.hi = std::max(u.hi, r.hi);
+      first = false;
+    }
+    gparams[gi] = act_qparams(u, mode);
+  }
+  for (size_t i = 0; i < P.acts.size(); ++i) {
+    const ActQuantizer& a = P.acts[i];
+    const TensorStats& st = stats[i];
+    const QParams& q = gparams[size_t(a.group)];
+    nlohmann::json j;
+    j["value"] = G.values[size_t(a.value)].name;
+    j["group"] = a.group;
+    j["reason"] = a.reason;
+    j["mode"] = qmode_name(q.mode);
+    j["dtype"] = dtype_name(q.dtype);
+    j["scale"] = q.scale;
+    j["zero_point"] = q.zero_point;
+    j["range"] = {q.range.lo, q.range.hi};
+    j["observed_min"] = st.min;
+    j["observed_max"] = st.max;
+    j["mean_sample_min"] = st.mean_min();
+    j["mean_sample_max"] = st.mean_max();
+    j["samples"] = st.samples;
+    jacts.push_back(j);
+  }
+
+  // ---- Weights ----
+  std::map<int, WeightQuant> wq;  // node id -> quantized weight
+  nlohmann::json jw = nlohmann::json::array();
+  for (const WeightQuantizer& w : P.weights) {
+    const Node& n = G.nodes[size_t(w.node)];
+    int qmax = seven_bit.count(w.node) ? 63 : 127;
+    WeightQuant q = quantize_weight(G.const_of(n.inputs[size_t(w.input)]), w.axis, qmax, s.weight_estimator);
+    nlohmann::json j;
+    j["node"] = n.name;
+    j["op"] = n.op;
+    j["weight"] = G.values[size_t(n.inputs[size_t(w.input)])].name;
+    j["axis"] = w.axis;
+    j["range"] = {-qmax, qmax};
+    j["saturation_fix"] = qmax == 63;
+    j["scales"] = q.scales;
+    jw.push_back(j);
+    wq.emplace(w.node, std::move(q));
+  }
+
+  // ---- Pass 2: fast bias correction (POT FastBiasCorrection) ----
+  // For each quantized layer: shift = mean_c(FP32 output) - mean_c(output of
+  // the layer with quantized weights on the quantized FP32 input), averaged
+  // over the calibration images; the bias absorbs the shift.
+  std::map<int, std::vector<double>> new_bias;  // node -> corrected bias (size C)
+  nlohmann::json jbias = nlohmann::json::array();
+  if (s.bias_correction && !P.layers.empty()) {
+    auto t1 = std::chrono::steady_clock::now();
+    struct LayerBC {
+      int node;
+      int in_act;  // act index of input 0
+      std::unique_ptr<Session> mini;
+      Shape mini_shape;
+      std::vector<double> fp_sum, q_sum;
+      double fp_count = 0, q_count = 0;
+    };
+    std::vector<LayerBC> L;
+    std::map<std::string, std::vector<size_t>> by_input, by_output;  // value name -> LayerBC indices
+    for (int ni : P.layers) {
+      const Node& n = G.nodes[size_t(ni)];
+      if (n.op == "MatMul") continue;  // no bias input
+      LayerBC l;
+      l.node = ni;
+      l.in_act = P.act_index(n.inputs[0]);
+      if (l.in_act < 0) continue;
+      by_input[G.values[size_t(n.inputs[0])].name].push_back(L.size());
+      by_output[G.values[size_t(n.outputs[0])].name].push_back(L.size());
+      L.push_back(std::move(l));
+    }
+    auto bias_vec = [&](const Node& n, int64_t C) {
+      std::vector<float> b(size_t(C), 0.f);
+      int bi = n.input(2);
+      if (bi >= 0 && G.is_const(bi)) {
+        Tensor t = G.const_of(bi).cast(DType::F32);
+        if (t.numel() == C) b = t.to_f32_vector();
+        else if (t.numel() == 1) b.assign(size_t(C), t.data<float>()[0]);
+      }
+      return b;
+    };
+    auto run_mini = [&](LayerBC& l, const Tensor& xin, size_t nv) {
+      const Node& n = G.nodes[size_t(l.node)];
+      if (!l.mini || l.mini_shape != xin.shape) {
+        Graph m;
+        m.opset = G.opset;
+        int x = m.add_value("x", DType::F32);
+        m.values[size_t(x)].shape = xin.shape;
+        m.values[size_t(x)].has_shape = true;
+        m.inputs = {x};
+        const WeightQuant& q = wq.at(l.node);
+        int w = m.add_constant("w", q.dequantized);
+        std::vector<int> ins{x, w};
+        int bi = n.input(2);
+        if (bi >= 0 && G.is_const(bi)) ins.push_back(m.add_constant("b", G.const_of(bi)));
+        int y = m.add_value("y", DType::F32);
+        int k = m.add_node(n.op, ins, {y}, "layer");
+        m.nodes[size_t(k)].attrs = n.attrs;
+        m.outputs = {y};
+        SessionOptions o;
+        o.threads = s.threads;
+        o.optimize = false;
+        l.mini = std::make_unique<Session>(m, o);
+        l.mini_shape = xin.shape;
+      }
+      Tensor fq(DType::F32, xin.shape);
+      fake_quantize(xin.data<float>(), fq.data<float>(), size_t(xin.numel()), gparams[size_t(P.acts[size_t(l.in_act)].group)]);
+      std::vector<Tensor> out = l.mini->run({fq});
+      channel_sums(out[0], out_channel_axis(n, out[0].rank()), nv, l.q_sum, l.q_count);
+    };
+    std::map<std::string, Tensor> captured;
+    std::string input_name = G.inputs.empty() ? "" : G.values[size_t(G.inputs[0])].name;
+    size_t bdone = 0;
+    for (size_t b = 0; b < src.batches; ++b) {
+      size_t nv = 0;
+      Tensor x = src.get(b, nv);
+      captured.clear();
+      if (by_input.count(input_name)) captured[input_name] = x.clone();
+      sess.observer = [&](int v, const Tensor& t) {
+        const std::string& name = sess.planned_graph().values[size_t(v)].name;
+        if (by_input.count(name) && t.dtype == DType::F32) captured[name] = t.clone();
+        auto it = by_output.find(name);
+        if (it == by_output.end()) return;
+        for (size_t li : it->second) {
+          LayerBC& l = L[li];
+          const Node& n = G.nodes[size_t(l.node)];
+          channel_sums(t, out_channel_axis(n, t.rank()), nv, l.fp_sum, l.fp_count);
+          auto ci = captured.find(G.values[size_t(n.inputs[0])].name);
+          if (ci == captured.end()) throw Error("bias correction: input of '" + n.name + "' was not observed");
+          run_mini(l, ci->second, nv);
+        }
+      };
+      sess.run({x});
+      sess.observer = nullptr;
+      bdone += nv;
+      if (progress) progress("bias correction", bdone, src.images);
+    }
+    captured.clear();
+    for (LayerBC& l : L) {
+      if (l.fp_count <= 0 || l.q_count <= 0 || l.fp_sum.size() != l.q_sum.size()) continue;
+      const Node& n = G.nodes[size_t(l.node)];
+      int64_t C = int64_t(l.fp_sum.size());
+      std::vector<float> b = bias_vec(n, C);
+      double beta = n.op == "Gemm" ? n.attr_f("beta", 1.f) : 1.0;
+      if (beta == 0) beta = 1;
+      std::vector<double> nb(static_cast<size_t>(C));
+      double max_shift = 0, sum_shift = 0;
+      for (int64_t c = 0; c < C; ++c) {
+        double shift = l.fp_sum[size_t(c)] / l.fp_count - l.q_sum[size_t(c)] / l.q_count;
+        // Gemm adds beta * C, so C moves by shift / beta.
+        nb[size_t(c)] = double(b[size_t(c)]) + shift / beta;
+        max_shift = std::max(max_shift, std::fabs(shift));
+        sum_shift += std::fabs(shift);
+      }
+      new_bias[l.node] = nb;
+      jbias.push_back({{"node", n.name}, {"max_abs_shift", max_shift}, {"mean_abs_shift", sum_shift / double(C)}});
+    }
+    R.seconds_bias = seconds_since(t1);
+  }
+
+  // ---- Build the QDQ graph ----
+  Graph Q = G;
+  auto scalar_zp = [](DType dt, int zp) {
+    Tensor t(dt, {});
+    if (dt == DType::U8) t.data<uint8_t>()[0] = uint8_t(zp);
+    else t.data<int8_t>()[0] = int8_t(zp);
+    return t;
+  };
+  for (const WeightQuantizer& w : P.weights) {
+    Node n = Q.nodes[size_t(w.node)];  // copy: add_* may reallocate
+    int wv = n.inputs[size_t(w.input)];
+    const std::string base = Q.values[size_t(wv)].name;
+    const WeightQuant& q = wq.at(w.node);
+    int qi = Q.add_constant(Q.unique_name(base + "_quantized"), q.q);
+    int si = Q.add_constant(Q.unique_name(base + "_scale"), Tensor::from_f32({int64_t(q.scales.size())}, q.scales));
+    int zi = Q.add_constant(Q.unique_name(base + "_zero_point"), Tensor(DType::I8, {int64_t(q.scales.size())}));
+    int dv = Q.add_value(Q.unique_name(base + "_dequantized"), DType::F32);
+    Q.values[size_t(dv)].shape = q.q.shape;
+    Q.values[size_t(dv)].has_shape = true;
+    int dn = Q.add_node("DequantizeLinear", {qi, si, zi}, {dv}, Q.unique_name(base + "_DequantizeLinear"));
+    Q.nodes[size_t(dn)].set_i("axis", w.axis);
+    Q.nodes[size_t(w.node)].inputs[size_t(w.input)] = dv;
+    auto it = new_bias.find(w.node);
+    if (it != new_bias.end()) {
+      const std::vector<double>& nb = it->second;
+      std::vector<float> f(nb.begin(), nb.end());
+      std::string bname = Q.unique_name(Q.nodes[size_t(w.node)].name + "_bias_corrected");
+      int bi = Q.add_constant(bname, Tensor::from_f32({int64_t(f.size())}, f));
+      Node& nn = Q.nodes[size_t(w.node)];
+      if (nn.inputs.size() < 3) nn.inputs.resize(3, -1);
+      nn.inputs[2] = bi;
+    }
+  }
+  for (size_t i = 0; i < P.acts.size(); ++i) {
+    const ActQuantizer& a = P.acts[i];
+    const QParams& q = gparams[size_t(a.group)];
+    const Value src_v = Q.values[size_t(a.value)];
+    const std::string base = src_v.name;
+    int si = Q.add_constant(Q.unique_name(base + "_scale"), Tensor::scalar_f32(q.scale));
+    int zi = Q.add_constant(Q.unique_name(base + "_zero_point"), scalar_zp(q.dtype, q.zero_point));
+    int qv = Q.add_value(Q.unique_name(base + "_quantized"), q.dtype);
+    int dv = Q.add_value(Q.unique_name(base + "_dequantized"), DType::F32);
+    for (int v : {qv, dv}) {
+      Q.values[size_t(v)].shape = src_v.shape;
+      Q.values[size_t(v)].has_shape = src_v.has_shape;
+      Q.values[size_t(v)].dim_param0 = src_v.dim_param0;
+    }
+    Q.add_node("QuantizeLinear", {a.value, si, zi}, {qv}, Q.unique_name(base + "_QuantizeLinear"));
+    Q.add_node("DequantizeLinear", {qv, si, zi}, {dv}, Q.unique_name(base + "_DequantizeLinear"));
+    for (int c : a.consumers)
+      for (int& in : Q.nodes[size_t(c)].inputs)
+        if (in == a.value) in = dv;
+  }
+  if (Q.opset < 13) Q.opset = 13;
+  nlohmann::json settings = {{"method", "default"},
+                             {"preset", s.preset},
+                             {"act_estimator", estimator_name(s.act_estimator)},
+                             {"weight_estimator", estimator_name(s.weight_estimator)},
+                             {"saturation_fix", sat},
+                             {"saturation_fix_requested", s.saturation_fix},
+                             {"cpu_vnni", vnni},
+                             {"bias_correction", s.bias_correction},
+                             {"ignore", s.ignore},
+                             {"images", src.images}};
+  Q.metadata["calibr8.quantization"] = settings.dump();
+  Q.compact();
+  std::string err = Q.verify();
+  if (!err.empty()) throw Error("internal error: quantized graph is invalid: " + err);
+
+  R.graph = std::move(Q);
+  R.placement = P;
+  R.group_params = gparams;
+  R.seconds_total = seconds_since(t_all);
+  nlohmann::json fp32n = nlohmann::json::array();
+  for (int ni : P.fp32_nodes) fp32n.push_back(G.nodes[size_t(ni)].name + " (" + G.nodes[size_t(ni)].op + ")");
+  R.report = {{"settings", settings},
+              {"activations", jacts},
+              {"weights", jw},
+              {"bias_correction", jbias},
+              {"fp32_nodes", fp32n},
+              {"scale_groups", P.groups.size()},
+              {"stats_state_bytes", R.stats_state_bytes},
+              {"seconds", {{"statistics", R.seconds_stats}, {"bias_correction", R.seconds_bias}, {"total", R.seconds_total}}}};
+  return R;
+}
+
+}  // namespace c8

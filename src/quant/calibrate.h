@@ -1,0 +1,101 @@
+#pragma once
+// Post-training INT8 calibration ("DefaultQuantization": statistics ->
+// ranges -> fast bias correction) producing a standard ONNX QDQ graph:
+//   activations: QuantizeLinear -> DequantizeLinear pairs, per tensor
+//                (performance preset: int8 zp 0, or uint8 zp 0 for
+//                non-negative tensors; mixed preset: uint8 with zero point),
+//   weights:     INT8 constant -> DequantizeLinear, per output channel,
+//                zero point 0, range [-127, 127] ([-63, 63] where the
+//                saturation fix applies),
+//   bias:        FP32 (bias-corrected), opset >= 13.
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "eval/datasets/dataset.h"
+#include "eval/evaluator.h"
+#include "ir/graph.h"
+#include "quant/placement.h"
+#include "quant/stats.h"
+
+namespace c8 {
+
+struct CalibSettings {
+  std::string preset = "performance";                // or "mixed"
+  Estimator act_estimator = Estimator::MeanMinMax;   // POT's default for activations
+  Estimator weight_estimator = Estimator::MinMax;    // POT's default for weights
+  std::string saturation_fix = "auto";               // auto | none | first_layer | all
+  bool bias_correction = true;
+  std::vector<std::string> ignore;                   // node names or op types kept FP32
+  int threads = 1;
+};
+
+// Calibration data, streamed batch by batch.
+struct CalibSource {
+  size_t batches = 0, images = 0;
+  // Batch b as an input tensor; n_valid = number of real images in it (the
+  // rest, if any, is padding and is not counted in the statistics).
+  std::function<Tensor(size_t b, size_t& n_valid)> get;
+};
+
+// Batches of `batch` images idx[0..] from a data set (decoded lazily, one
+// batch at a time). fixed_batch: the last partial batch is padded by repeating
+// its last image (padding is not counted in statistics).
+CalibSource dataset_source(const Dataset& ds, std::vector<size_t> idx, const Preprocess& p, const ImageInput& in,
+                           int batch, bool fixed_batch);
+
+struct QParams {
+  QMode mode = QMode::SignedSym;
+  DType dtype = DType::I8;
+  float scale = 1.f;
+  int zero_point = 0;
+  Range range;
+};
+// Per-tensor activation parameters for a range on grid m (the range is first
+// widened to contain 0).
+QParams act_qparams(Range r, QMode m);
+// Applies QuantizeLinear then DequantizeLinear (reference semantics).
+void fake_quantize(const float* x, float* y, size_t n, const QParams& q);
+
+struct WeightQuant {
+  Tensor q;                   // int8, same shape as the weight
+  std::vector<float> scales;  // one per channel along axis
+  Tensor dequantized;         // FP32 q * scale (what DequantizeLinear yields)
+  int qmax = 127;
+};
+// Symmetric per-channel weight quantization to [-qmax, qmax] (zero point 0).
+WeightQuant quantize_weight(const Tensor& w, int axis, int qmax, Estimator e);
+
+using PassProgress = std::function<void(const std::string& pass, size_t done, size_t total)>;
+
+struct CalibResult {
+  Graph graph;                  // the QDQ model (exportable: no post-ops)
+  nlohmann::json report;        // settings, per-layer ranges/scales, bias shifts
+  QuantPlacement placement;     // against the prepared FP32 graph
+  std::vector<QParams> group_params;
+  size_t stats_state_bytes = 0; // observer state after the statistics pass
+  double seconds_stats = 0, seconds_bias = 0, seconds_total = 0;
+};
+
+// Throws c8::Error "<display>: already quantized ..." if g holds
+// quantization ops (QuantizeLinear, DequantizeLinear, QLinearConv, ...) or
+// INT8/UINT8 initializers.
+void refuse_quantized(const Graph& g, const std::string& display);
+// Export-safe preparation: FP16 -> FP32, Identity removal, constant folding,
+// BatchNormalization folding (never the fuse_* passes).
+Graph prepare_for_calibration(Graph g);
+// True if oneDNN runs u8*s8 dot products with VNNI on this CPU.
+bool cpu_has_vnni();
+// Runs the statistics pass, chooses ranges, quantizes weights, runs the fast
+// bias correction pass and builds the QDQ graph. `fp32` must be prepared.
+CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const CalibSettings& s,
+                            const PassProgress& progress = {});
+
+// "A:B", "A:", ":B", "A" (= A:A+1 is not allowed: a single number N means
+// 0:N) -> [first, last) clamped to n. Throws c8::Error on junk or A > B.
+std::pair<size_t, size_t> parse_index_range(const std::string& spec, size_t n);
+
+}  // namespace c8

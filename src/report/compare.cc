@@ -1,0 +1,305 @@
+#include "report/compare.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <unordered_map>
+
+#include "report/precision.h"
+#include "runtime/error.h"
+
+namespace c8 {
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double percentile_of(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  double pos = q * double(v.size() - 1);
+  size_t lo = size_t(pos);
+  size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
+}
+
+uint64_t file_size_or_zero(const std::string& p) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(p, ec);
+  return ec ? 0 : uint64_t(n);
+}
+
+}  // namespace
+
+void LatencyStats::finish(int64_t batch) {
+  if (ms.empty()) return;
+  median_ms = percentile_of(ms, 0.5);
+  p90_ms = percentile_of(ms, 0.9);
+  double sum = 0;
+  for (double x : ms) sum += x;
+  mean_ms = sum / double(ms.size());
+  min_ms = *std::min_element(ms.begin(), ms.end());
+  throughput_ips = sum > 0 ? double(ms.size()) * double(batch) / (sum * 1e-3) : 0;
+}
+
+void similarity(const float* a, const float* b, size_t n, double& cosine, double& nmse, double& max_abs) {
+  double dot = 0, na = 0, nb = 0, diff = 0, mx = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double x = a[i], y = b[i];
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+    double d = x - y;
+    diff += d * d;
+    mx = std::max(mx, std::fabs(d));
+  }
+  if (na == 0 && nb == 0) cosine = 1;
+  else if (na == 0 || nb == 0) cosine = 0;
+  else cosine = std::clamp(dot / (std::sqrt(na) * std::sqrt(nb)), -1.0, 1.0);
+  if (diff == 0) cosine = 1, nmse = 0;  // identical (exact; avoids rounding in the quotient)
+  else nmse = diff / std::max(na, 1e-30);
+  max_abs = mx;
+}
+
+std::vector<LayerRow> compare_layers(const Graph& a, const Graph& b, const std::vector<Tensor>& inputs, int threads,
+                                     const CompareProgress& progress) {
+  // Rows: B's compute layers in execution order, then B's graph outputs.
+  std::vector<LayerRow> rows;
+  std::set<std::string> seen;
+  for (int ni : b.topo_order()) {
+    const Node& n = b.nodes[size_t(ni)];
+    if (!is_layer_op(n) || n.outputs.empty() || n.outputs[0] < 0) continue;
+    LayerRow r;
+    r.name = b.values[size_t(n.outputs[0])].name;
+    r.node = n.name;
+    r.op = n.op;
+    if (seen.insert(r.name).second) rows.push_back(r);
+  }
+  for (int v : b.outputs) {
+    LayerRow r;
+    r.name = b.values[size_t(v)].name;
+    int p = b.values[size_t(v)].producer;
+    r.node = p >= 0 ? b.nodes[size_t(p)].name : "";
+    r.op = p >= 0 ? b.nodes[size_t(p)].op : "(input)";
+    if (seen.insert(r.name).second) rows.push_back(r);
+  }
+  std::unordered_map<std::string, size_t> row_of;
+  for (size_t i = 0; i < rows.size(); ++i) row_of[rows[i].name] = i;
+  for (LayerRow& r : rows)
+    if (a.find_value(r.name) < 0) r.note = "no value of this name in A";
+
+  SessionOptions so;
+  so.threads = threads;
+  so.optimize = false;
+  Session sa(a, so), sb(b, so);
+  std::vector<std::map<std::string, Tensor>> got(2);
+  auto hook = [&](Session& s, std::map<std::string, Tensor>& dst, const Tensor& x) {
+    std::vector<Shape> shapes{x.shape};
+    s.prepare(shapes);
+    const Graph& pg = s.planned_graph();
+    auto ids = std::make_shared<std::unordered_map<int, std::string>>();
+    for (size_t v = 0; v < pg.values.size(); ++v)
+      if (row_of.count(pg.values[v].name)) (*ids)[int(v)] = pg.values[v].name;
+    s.observer = [ids, &dst](int id, const Tensor& t) {
+      auto it = ids->find(id);
+      if (it != ids->end()) dst[it->second] = t.cast(DType::F32).clone();
+    };
+    std::vector<Tensor> outs = s.run({x});
+    // Graph outputs (and values folded to constants) are not always observed.
+    for (size_t k = 0; k < outs.size() && k < s.graph().outputs.size(); ++k) {
+      const std::string& nm = s.graph().values[size_t(s.graph().outputs[k])].name;
+      if (row_of.count(nm) && !dst.count(nm)) dst[nm] = outs[k].cast(DType::F32).clone();
+    }
+    for (size_t v = 0; v < pg.values.size(); ++v)
+      if (pg.values[v].constant && row_of.count(pg.values[v].name) && !dst.count(pg.values[v].name))
+        dst[pg.values[v].name] = pg.values[v].constant->cast(DType::F32).clone();
+  };
+  std::vector<double> sum_cos(rows.size(), 0), sum_nmse(rows.size(), 0);
+  for (size_t in = 0; in < inputs.size(); ++in) {
+    const Tensor& x = inputs[in];
+    got[0].clear();
+    got[1].clear();
+    hook(sa, got[0], x);
+    hook(sb, got[1], x);
+    int64_t n = x.shape.empty() ? 1 : x.shape[0];
+    for (size_t ri = 0; ri < rows.size(); ++ri) {
+      LayerRow& r = rows[ri];
+      auto ia = got[0].find(r.name), ib = got[1].find(r.name);
+      if (ia == got[0].end() || ib == got[1].end()) {
+        if (r.note.empty()) r.note = ia == got[0].end() ? "not observed in A" : "not observed in B";
+        continue;
+      }
+      const Tensor &ta = ia->second, &tb = ib->second;
+      if (ta.shape != tb.shape) {
+        r.note = "shape " + shape_str(ta.shape) + " in A vs " + shape_str(tb.shape) + " in B";
+        continue;
+      }
+      int64_t parts = (n > 1 && !ta.shape.empty() && ta.shape[0] == n) ? n : 1;
+      size_t per = size_t(ta.numel() / parts);
+      for (int64_t p = 0; p < parts; ++p) {
+        double c, e, m;
+        similarity(ta.data<float>() + size_t(p) * per, tb.data<float>() + size_t(p) * per, per, c, e, m);
+        sum_cos[ri] += c;
+        sum_nmse[ri] += e;
+        r.nmse_max = std::max(r.nmse_max, e);
+        r.max_abs = std::max(r.max_abs, m);
+        r.images++;
+      }
+    }
+    if (progress) progress("layers", in + 1, inputs.size());
+  }
+  for (size_t ri = 0; ri < rows.size(); ++ri) {
+    LayerRow& r = rows[ri];
+    r.matched = r.images > 0 && r.note.empty();
+    if (r.images > 0) {
+      r.cosine = sum_cos[ri] / r.images;
+      r.nmse = sum_nmse[ri] / r.images;
+    }
+  }
+  return rows;
+}
+
+void assign_layer_precision(std::vector<LayerRow>& rows, const Graph& b, const Session& b_fast) {
+  std::unordered_map<std::string, int> node_of;  // output name -> node id
+  for (int ni : b.topo_order())
+    for (int o : b.nodes[size_t(ni)].outputs)
+      if (o >= 0) node_of[b.values[size_t(o)].name] = ni;
+  for (LayerRow& r : rows) {
+    auto it = node_of.find(r.name);
+    if (it == node_of.end()) {
+      r.precision = "FP32";
+      r.weights = "-";
+      continue;
+    }
+    const Node& n = b.nodes[size_t(it->second)];
+    if (!is_layer_op(n)) {
+      r.precision = "FP32";
+      r.weights = "-";
+    } else {
+      LayerPrecision lp = static_precision(b, n);
+      r.precision = lp.input;
+      r.weights = lp.weights + (lp.weight_quant.empty() ? "" : " " + lp.weight_quant);
+    }
+    RanAs ran = find_kernel_for_layer(b, it->second, b_fast);
+    if (ran.found) {
+      r.impl = ran.impl;
+      std::string kp = kernel_precision(ran.impl, ran.in_dtype);
+      if (!kp.empty()) {
+        r.int8_kernel = true;
+        r.precision = kp;
+      }
+    }
+  }
+}
+
+void bench_interleaved(Session& a, Session& b, const std::vector<Tensor>& inputs, double seconds, int warmup,
+                       LatencyStats& la, LatencyStats& lb, int* rounds) {
+  for (int i = 0; i < std::max(1, warmup); ++i) {
+    a.run(inputs);
+    b.run(inputs);
+  }
+  auto once = [&](Session& s) {
+    double t = now_s();
+    s.run(inputs);
+    return now_s() - t;
+  };
+  // Blocks of about 10 ms of each model, order swapped every round.
+  double ta = once(a), tb = once(b);
+  int na = int(std::clamp(0.01 / std::max(ta, 1e-6), 1.0, 1000.0));
+  int nb = int(std::clamp(0.01 / std::max(tb, 1e-6), 1.0, 1000.0));
+  la.ms.clear();
+  lb.ms.clear();
+  double t0 = now_s();
+  int r = 0;
+  while (r < 2 || now_s() - t0 < seconds) {
+    for (int side = 0; side < 2; ++side) {
+      bool run_a = (side == 0) == (r % 2 == 0);
+      Session& s = run_a ? a : b;
+      LatencyStats& l = run_a ? la : lb;
+      int n = run_a ? na : nb;
+      for (int k = 0; k < n; ++k) l.ms.push_back(once(s) * 1e3);
+    }
+    ++r;
+  }
+  int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
+  la.finish(batch);
+  lb.finish(batch);
+  if (rounds) *rounds = r;
+}
+
+CompareResult compare_models(const Graph& a, const Graph& b, const CompareConfig& c, const CompareProgress& progress) {
+  CompareResult res;
+  res.config = c;
+  res.a.path = c.path_a;
+  res.b.path = c.path_b;
+  res.a.file_bytes = file_size_or_zero(c.path_a);
+  res.b.file_bytes = file_size_or_zero(c.path_b);
+  res.a.parameters = a.parameter_count();
+  res.b.parameters = b.parameter_count();
+  auto ds = open_dataset(c.dataset);
+  res.dataset_format = ds->format();
+  std::vector<size_t> idx;
+  size_t n = ds->size();
+  if (c.limit > 0 && size_t(c.limit) < n) n = size_t(c.limit);
+  for (size_t i = 0; i < n; ++i) idx.push_back(i);
+  int64_t fixed = c.fixed_batch;
+  int batch = c.batch ? c.batch : (fixed > 0 ? int(fixed) : 8);
+  if (fixed > 0 && batch != fixed)
+    throw Error("the models' input has a fixed batch of " + std::to_string(fixed) + "; --batch " + std::to_string(batch) +
+                " is not possible");
+
+  SessionOptions so;
+  so.threads = c.threads;
+  Session sa(a, so), sb(b, so);
+  if (c.accuracy) {
+    auto pa = [&](size_t d, size_t t) { if (progress) progress("evaluate A", d, t); };
+    auto pb = [&](size_t d, size_t t) { if (progress) progress("evaluate B", d, t); };
+    EvalResult ra = evaluate_classifier(sa, *ds, idx, c.pre, c.input, batch, pa, fixed > 0);
+    EvalResult rb = evaluate_classifier(sb, *ds, idx, c.pre, c.input, batch, pb, fixed > 0);
+    res.a.top1 = ra.topk.top1();
+    res.a.top5 = ra.topk.top5();
+    res.b.top1 = rb.topk.top1();
+    res.b.top5 = rb.topk.top5();
+    res.a.images = ra.images;
+    res.b.images = rb.images;
+    res.images = std::min(ra.predictions.size(), rb.predictions.size());
+    for (size_t i = 0; i < res.images; ++i) res.agree += ra.predictions[i] == rb.predictions[i];
+    res.agreement = res.images ? double(res.agree) / double(res.images) : 0;
+  }
+
+  int64_t run_batch = fixed > 0 ? fixed : 1;
+  auto batch_at = [&](size_t first) {  // run_batch images from idx[first], the last repeated if needed
+    std::vector<size_t> sel;
+    for (int64_t k = 0; k < run_batch; ++k) sel.push_back(idx[std::min(first + size_t(k), idx.size() - 1)]);
+    return make_batch(*ds, sel, 0, sel.size(), c.pre, c.input);
+  };
+  if (c.layers && c.layer_images > 0) {
+    std::vector<Tensor> inputs;
+    size_t k = std::min(idx.size(), size_t(c.layer_images));
+    for (size_t first = 0; first < k; first += size_t(run_batch)) inputs.push_back(batch_at(first));
+    res.layers = compare_layers(a, b, inputs, c.threads, progress);
+    for (const LayerRow& r : res.layers) res.layer_images = std::max(res.layer_images, r.images);
+  }
+
+  std::vector<Tensor> bench_in{batch_at(0)};
+  res.bench_batch = run_batch;
+  if (c.speed) {
+    if (progress) progress("bench", 0, 1);
+    bench_interleaved(sa, sb, bench_in, c.seconds, c.warmup, res.a.latency, res.b.latency, &res.rounds);
+    res.speedup = res.b.latency.median_ms > 0 ? res.a.latency.median_ms / res.b.latency.median_ms : 0;
+    if (progress) progress("bench", 1, 1);
+  } else {
+    sa.run(bench_in);  // plans at batch 1 so kernels() describes the deployment shape
+    sb.run(bench_in);
+  }
+  for (auto& k : sa.kernels()) res.a.kernels[k.impl]++;
+  for (auto& k : sb.kernels()) res.b.kernels[k.impl]++;
+  assign_layer_precision(res.layers, b, sb);
+  return res;
+}
+
+}  // namespace c8

@@ -1,0 +1,453 @@
+// calibr8::QConv (passes/fuse_qdq.cc) on oneDNN convolution_forward.
+//
+// INT8 variant: src u8/s8 (zero point as a run-time oneDNN zero point), s8
+// weights reordered once into the blocked layout the primitive picks, f32
+// bias in accumulator units (oneDNN 2.x adds the bias before the output
+// scale), per-output-channel output scales x_scale*w_scale[c]/y_scale, the
+// float post-ops in the y/y_scale domain (Clip bounds divided by y_scale), the
+// residual as a sum post-op with scale sum_scale/y_scale and the residual's
+// zero point, and the output zero point as a oneDNN dst zero point. Output
+// u8/s8 (requantized in the epilogue, round half to even, saturated) or f32.
+//
+// FP32 variant: dequantizing reorder in, f32 conv with the dequantized weights
+// and float post-ops, quantizing reorder out. Used when it is measured faster
+// (depthwise: both variants are built and timed at plan time) or when the
+// INT8 kernel could be wrong: without VNNI, oneDNN's u8s8 kernels sum pairs of
+// u8*s8 products in 16 bits (vpmaddubsw) and saturate when two adjacent
+// input-channel weights have |w0|+|w1| > 128 (calibration then uses 7-bit
+// weights, see RUNTIME-FACTS.md).
+//
+// impl(): "dnnl:<oneDNN impl> <precision>", precision e.g. "u8s8->u8" or
+// "f32(u8->u8: depthwise int8 0.21ms > f32 0.12ms)". Env C8_QCONV_DW=int8|f32
+// forces the depthwise choice.
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <unordered_map>
+
+#include "runtime/kernels/dnnl/common.h"
+
+namespace c8::dnnlk {
+namespace {
+
+using conv = dnnl::convolution_forward;
+
+struct Geom {
+  int sp = 0;
+  int64_t group = 1, M = 0, C = 0;
+  dims_t src, wei, dst, strides, dil, pl, pr;
+};
+
+bool geom(const BuildCtx& ctx, Geom& g) {
+  const Node& n = *ctx.node;
+  const Shape& xs = ctx.in[0].shape;
+  const Shape& ws = ctx.in[1].shape;
+  const Shape& ys = ctx.out[0].shape;
+  int r = int(xs.size());
+  if (r < 3 || r > 5 || int(ws.size()) != r || int(ys.size()) != r) return false;
+  for (auto v : xs) if (v <= 0) return false;
+  for (auto v : ys) if (v <= 0) return false;
+  g.sp = r - 2;
+  g.group = n.attr_i("group", 1);
+  g.M = ws[0];
+  g.C = xs[1];
+  if (g.group < 1 || g.C % g.group || g.M % g.group || ws[1] * g.group != g.C) return false;
+  auto strides = n.attr_ints("strides", std::vector<int64_t>(size_t(g.sp), 1));
+  auto dil = n.attr_ints("dilations", std::vector<int64_t>(size_t(g.sp), 1));
+  auto pads = n.attr_ints("pads", std::vector<int64_t>(size_t(2 * g.sp), 0));
+  if (strides.size() != size_t(g.sp) || dil.size() != size_t(g.sp) || pads.size() != size_t(2 * g.sp)) return false;
+  std::string ap = n.attr_s("auto_pad", "NOTSET");
+  for (int i = 0; i < g.sp; ++i) {
+    int64_t in = xs[size_t(i) + 2], k = ws[size_t(i) + 2], s = strides[size_t(i)], d = dil[size_t(i)], out = ys[size_t(i) + 2];
+    if (s < 1 || d < 1) return false;
+    int64_t kr = (k - 1) * d + 1;
+    int64_t l = pads[size_t(i)], rr = pads[size_t(i + g.sp)];
+    if (ap == "VALID") l = rr = 0;
+    else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
+      int64_t total = std::max<int64_t>(0, (out - 1) * s + kr - in);
+      l = ap == "SAME_UPPER" ? total / 2 : total - total / 2;
+      rr = total - l;
+    } else if (ap != "NOTSET" && !ap.empty()) return false;
+    if (l < 0 || rr < 0 || (in + l + rr - kr) / s + 1 != out || in + l + rr < kr) return false;
+    g.strides.push_back(s);
+    g.dil.push_back(d - 1);
+    g.pl.push_back(l);
+    g.pr.push_back(rr);
+  }
+  g.src = to_dims(xs);
+  g.dst = to_dims(ys);
+  if (g.group > 1) {
+    g.wei = {g.group, g.M / g.group, ws[1]};
+    for (int i = 0; i < g.sp; ++i) g.wei.push_back(ws[size_t(i) + 2]);
+  } else {
+    g.wei = to_dims(ws);
+  }
+  return true;
+}
+
+md_t plain_dims(const dims_t& d, dt t) {
+  dims_t strides(d.size(), 1);
+  for (int i = int(d.size()) - 2; i >= 0; --i) strides[size_t(i)] = strides[size_t(i) + 1] * d[size_t(i) + 1];
+  return md_t(d, t, strides);
+}
+
+conv::primitive_desc make_pd(const dnnl::engine& eng, const Geom& g, const md_t& src, dt wt, dt dst_t, bool bias,
+                             const dnnl::primitive_attr& attr) {
+  md_t wmd(g.wei, wt, tag::any), dmd(g.dst, dst_t, tag::any);
+  md_t bmd = bias ? md_t({g.M}, dt::f32, tag::a) : md_t();
+  conv::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, wmd, bmd, dmd, g.strides,
+               g.dil, g.pl, g.pr);
+  return conv::primitive_desc(d, attr, eng);
+}
+
+dnnl::memory s32_scalar(const dnnl::engine& eng, int32_t v) {
+  dnnl::memory m(md_t({1}, dt::s32, tag::x), eng);
+  *static_cast<int32_t*>(m.get_data_handle()) = v;
+  return m;
+}
+
+// Writes the residual (node input 3) into the conv's dst before a sum
+// post-op: a plain copy, a layout reorder, or a dequantizing reorder.
+struct Prefill {
+  bool active = false, copy = false;
+  size_t bytes = 0;
+  dnnl::reorder prim;
+  View view;  // dst buffer seen with the residual's data type
+  void init(const dnnl::engine& eng, const md_t& from, const md_t& to, const dnnl::primitive_attr* attr) {
+    active = true;
+    if (from == to && !attr) {
+      copy = true;
+      bytes = to.get_size();
+      return;
+    }
+    prim = attr ? dnnl::reorder(dnnl::reorder::primitive_desc(eng, from, eng, to, *attr))
+                : dnnl::reorder(dnnl::reorder::primitive_desc(eng, from, eng, to));
+    view = View(eng, to);
+  }
+  void run(dnnl::stream& s, const dnnl::memory& src, const dnnl::memory& dst) {
+    if (!active || src.get_data_handle() == dst.get_data_handle()) return;
+    if (copy) std::memcpy(dst.get_data_handle(), src.get_data_handle(), bytes);
+    else prim.execute(s, const_cast<dnnl::memory&>(src), view.of(dst));
+  }
+};
+
+struct QParamsN {
+  float sx = 1, sy = 1, ss = 1;
+  int64_t zx = 0, zy = 0, zs = 0;
+  DType xt = DType::U8, yt = DType::F32, st = DType::U8;
+  bool quant_out = false, has_bias = false, has_sum = false;
+  std::vector<float> ws;  // per output channel (expanded)
+};
+
+struct QConvKernel : Kernel {
+  bool int8 = true;
+  conv::primitive_desc pd;
+  conv prim;
+  LayoutAdapter src_ad;  // int8: layout only
+  dnnl::reorder deq;     // f32: dequantize src
+  dnnl::memory deq_dst, tmp_dst;
+  dnnl::reorder quant;  // f32 with quantized output
+  bool has_quant = false;
+  dnnl::memory wei, bias, zp_src, zp_dst;
+  bool has_bias = false, has_zp_src = false, has_zp_dst = false;
+  Prefill sum;
+  int sum_idx = 3;
+  std::string precision;
+
+  void execute(KernelIO& io) override {
+    dnnl::stream& s = *io.stream;
+    std::unordered_map<int, dnnl::memory> args;
+    dnnl::memory src, dst;
+    if (int8) {
+      src = src_ad.convert(s, io.in[0]);
+      dst = io.out[0];
+    } else {
+      deq.execute(s, io.in[0], deq_dst);
+      src = deq_dst;
+      dst = has_quant ? tmp_dst : io.out[0];
+    }
+    if (sum.active) sum.run(s, io.in[size_t(sum_idx)], dst);
+    args[DNNL_ARG_SRC] = src;
+    args[DNNL_ARG_WEIGHTS] = wei;
+    args[DNNL_ARG_DST] = dst;
+    if (has_bias) args[DNNL_ARG_BIAS] = bias;
+    if (has_zp_src) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = zp_src;
+    if (has_zp_dst) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST] = zp_dst;
+    prim.execute(s, args);
+    if (has_quant) quant.execute(s, tmp_dst, io.out[0]);
+  }
+  std::string impl() const override { return impl_of(pd) + " " + precision; }
+};
+
+const char* dname(DType t) { return t == DType::U8 ? "u8" : t == DType::I8 ? "s8" : t == DType::F32 ? "f32" : "?"; }
+
+bool post_ops_for(const Node& n, const QParamsN& q, bool int8, dnnl::post_ops& ops) {
+  float inv = int8 && q.quant_out ? 1.f / q.sy : 1.f;
+  std::vector<EltStep> steps;
+  for (const PostOp& po : n.post_ops) {
+    if (po.kind == PostOp::Sum) {
+      if (po.input_index != 3) return false;
+      if (int8 && q.quant_out) ops.append_sum(q.ss / q.sy, int32_t(q.zs), to_dnnl(q.st));
+      else ops.append_sum(1.f);
+    } else if (po.op == "Relu") {
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    } else if (po.op == "Clip") {
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, po.alpha * inv, po.beta * inv);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool has_vnni() {
+  auto isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx2_vnni || isa == dnnl::cpu_isa::avx512_core_vnni ||
+         isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
+// Two adjacent input channels (same output channel and tap) whose |w| sum
+// exceeds 128 can overflow vpmaddubsw's int16 pair sum with u8 inputs.
+bool pair_saturation_risk(const Tensor& w, int64_t M, int64_t Cg, int64_t ksz) {
+  const int8_t* p = w.data<int8_t>();
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t c = 0; c + 1 < Cg; c += 2)
+      for (int64_t k = 0; k < ksz; ++k) {
+        int a = std::abs(int(p[(m * Cg + c) * ksz + k])), b = std::abs(int(p[(m * Cg + c + 1) * ksz + k]));
+        if (a + b > 128) return true;
+      }
+  return false;
+}
+
+std::unique_ptr<QConvKernel> build_int8(const BuildCtx& ctx, const Geom& g, const QParamsN& q) {
+  const dnnl::engine& eng = *ctx.engine;
+  const Node& n = *ctx.node;
+  dnnl::primitive_attr attr;
+  std::vector<float> os(static_cast<size_t>(g.M));
+  for (int64_t c = 0; c < g.M; ++c) os[size_t(c)] = q.sx * q.ws[size_t(c)] / (q.quant_out ? q.sy : 1.f);
+  attr.set_output_scales(1 << 1, os);
+  if (q.zx) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+  if (q.quant_out && q.zy) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
+  dnnl::post_ops ops;
+  if (!post_ops_for(n, q, true, ops)) return nullptr;
+  attr.set_post_ops(ops);
+  dt xt = to_dnnl(q.xt), yt = to_dnnl(q.yt);
+  auto k = std::make_unique<QConvKernel>();
+  k->pd = make_pd(eng, g, md_t(g.src, xt, tag::any), dt::s8, yt, q.has_bias, attr);
+  const md_t& arriving = ctx.in[0].md;
+  if (k->pd.src_desc() != arriving && (!is_plain_md(arriving) || g.C <= 4)) {
+    try {
+      auto forced = make_pd(eng, g, arriving, dt::s8, yt, q.has_bias, attr);
+      if (std::string(forced.impl_info_str()) == k->pd.impl_info_str()) k->pd = forced;
+    } catch (const dnnl::error&) {
+    }
+  }
+  k->prim = conv(k->pd);
+  k->src_ad = LayoutAdapter(eng, arriving, k->pd.src_desc());
+  k->wei = const_to_memory(eng, *ctx.in[1].constant, plain_dims(g.wei, dt::s8), k->pd.weights_desc());
+  if (q.has_bias) {
+    k->has_bias = true;
+    k->bias = dnnl::memory(md_t({g.M}, dt::f32, tag::a), eng);
+    const float* b = ctx.in[2].constant->data<float>();
+    float* d = static_cast<float*>(k->bias.get_data_handle());
+    for (int64_t c = 0; c < g.M; ++c) d[c] = b[c] / (q.sx * q.ws[size_t(c)]);
+  }
+  if (q.zx) {
+    k->has_zp_src = true;
+    k->zp_src = s32_scalar(eng, int32_t(q.zx));
+  }
+  if (q.quant_out && q.zy) {
+    k->has_zp_dst = true;
+    k->zp_dst = s32_scalar(eng, int32_t(q.zy));
+  }
+  if (q.has_sum) {
+    const ValueInfo& b = ctx.in[3];
+    if (q.quant_out) {
+      k->sum.init(eng, b.md, with_dtype(k->pd.dst_desc(), to_dnnl(q.st)), nullptr);
+    } else {
+      dnnl::primitive_attr ra;
+      ra.set_output_scales(0, {q.ss});
+      if (q.zs) ra.set_zero_points(DNNL_ARG_SRC, 0, {int32_t(q.zs)});
+      k->sum.init(eng, b.md, k->pd.dst_desc(), &ra);
+    }
+  }
+  k->precision = std::string(dname(q.xt)) + "s8->" + dname(q.yt);
+  return k;
+}
+
+std::unique_ptr<QConvKernel> build_f32(const BuildCtx& ctx, const Geom& g, const QParamsN& q, const md_t* out_md) {
+  const dnnl::engine& eng = *ctx.engine;
+  const Node& n = *ctx.node;
+  dnnl::post_ops ops;
+  if (!post_ops_for(n, q, false, ops)) return nullptr;
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  auto k = std::make_unique<QConvKernel>();
+  k->int8 = false;
+  k->pd = make_pd(eng, g, md_t(g.src, dt::f32, tag::any), dt::f32, dt::f32, q.has_bias, attr);
+  k->prim = conv(k->pd);
+  {
+    dnnl::primitive_attr ra;
+    ra.set_output_scales(0, {q.sx});
+    if (q.zx) ra.set_zero_points(DNNL_ARG_SRC, 0, {int32_t(q.zx)});
+    k->deq = dnnl::reorder(dnnl::reorder::primitive_desc(eng, ctx.in[0].md, eng, k->pd.src_desc(), ra));
+    k->deq_dst = dnnl::memory(k->pd.src_desc(), eng);
+  }
+  // Dequantized weights.
+  const Tensor& wq = *ctx.in[1].constant;
+  Tensor wf(DType::F32, wq.shape);
+  int64_t inner = wq.numel() / g.M;
+  for (int64_t i = 0; i < wq.numel(); ++i) wf.data<float>()[i] = float(int64_t(wq.data<int8_t>()[i])) * q.ws[size_t(i / inner)];
+  k->wei = const_to_memory(eng, wf, plain_dims(g.wei, dt::f32), k->pd.weights_desc());
+  if (q.has_bias) {
+    k->has_bias = true;
+    md_t bmd({g.M}, dt::f32, tag::a);
+    k->bias = const_to_memory(eng, *ctx.in[2].constant, bmd, bmd);
+  }
+  if (q.quant_out) {
+    k->has_quant = true;
+    k->tmp_dst = dnnl::memory(k->pd.dst_desc(), eng);
+    md_t o = out_md ? *out_md : with_dtype(k->pd.dst_desc(), to_dnnl(q.yt));
+    dnnl::primitive_attr ra;
+    ra.set_output_scales(0, {1.f / q.sy});
+    if (q.zy) ra.set_zero_points(DNNL_ARG_DST, 0, {int32_t(q.zy)});
+    k->quant = dnnl::reorder(dnnl::reorder::primitive_desc(eng, k->pd.dst_desc(), eng, o, ra));
+  } else if (out_md && *out_md != k->pd.dst_desc()) {
+    return nullptr;
+  }
+  if (q.has_sum) {
+    dnnl::primitive_attr ra;
+    ra.set_output_scales(0, {q.ss});
+    if (q.zs) ra.set_zero_points(DNNL_ARG_SRC, 0, {int32_t(q.zs)});
+    k->sum.init(eng, ctx.in[3].md, k->pd.dst_desc(), &ra);
+  }
+  k->precision = std::string("f32(") + dname(q.xt) + "->" + dname(q.yt) + ")";
+  return k;
+}
+
+md_t out_md_of(const QConvKernel& k, const QParamsN& q) {
+  if (k.int8) return k.pd.dst_desc();
+  return q.quant_out ? with_dtype(k.pd.dst_desc(), to_dnnl(q.yt)) : k.pd.dst_desc();
+}
+
+// Median-free min of a few timed runs on scratch buffers.
+double time_kernel(const BuildCtx& ctx, QConvKernel& k, const md_t& out_md) {
+  const dnnl::engine& eng = *ctx.engine;
+  dnnl::stream s(eng);
+  KernelIO io;
+  io.stream = &s;
+  for (size_t i = 0; i < ctx.in.size(); ++i) {
+    if (i == 1 || i == 2 || !ctx.in[i].present()) {
+      io.in.emplace_back();
+      continue;
+    }
+    dnnl::memory m(ctx.in[i].md, eng);
+    std::memset(m.get_data_handle(), 1, ctx.in[i].md.get_size());
+    io.in.push_back(m);
+  }
+  io.out.push_back(dnnl::memory(out_md, eng));
+  for (int i = 0; i < 3; ++i) k.execute(io);
+  s.wait();
+  double best = 1e30;
+  for (int r = 0; r < 5; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 3; ++i) k.execute(io);
+    s.wait();
+    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / 3);
+  }
+  return best;
+}
+
+std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
+  const Node& n = *ctx.node;
+  if (ctx.in.size() < 2 || ctx.out.empty() || !ctx.in[1].constant || ctx.in[1].dtype != DType::I8) return nullptr;
+  QParamsN q;
+  q.xt = ctx.in[0].dtype;
+  q.yt = ctx.out[0].dtype;
+  if ((q.xt != DType::U8 && q.xt != DType::I8) || (q.yt != DType::U8 && q.yt != DType::I8 && q.yt != DType::F32)) return nullptr;
+  Geom g;
+  if (!geom(ctx, g)) return nullptr;
+  q.sx = n.attr_f("x_scale", 1.f);
+  q.zx = n.attr_i("x_zero_point", 0);
+  q.quant_out = q.yt != DType::F32;
+  q.sy = n.attr_f("y_scale", 1.f);
+  q.zy = n.attr_i("y_zero_point", 0);
+  auto ws = n.attr_floats("w_scales");
+  if (ws.size() != 1 && int64_t(ws.size()) != g.M) return nullptr;
+  q.ws.resize(size_t(g.M));
+  for (int64_t c = 0; c < g.M; ++c) q.ws[size_t(c)] = ws.size() == 1 ? ws[0] : ws[size_t(c)];
+  q.has_bias = ctx.in.size() > 2 && ctx.in[2].present();
+  if (q.has_bias && (!ctx.in[2].constant || !is_f32(ctx.in[2]) || shape_numel(ctx.in[2].shape) != g.M)) return nullptr;
+  for (const PostOp& po : n.post_ops) q.has_sum |= po.kind == PostOp::Sum;
+  if (q.has_sum) {
+    if (ctx.in.size() < 4 || !ctx.in[3].present() || ctx.in[3].shape != ctx.out[0].shape) return nullptr;
+    q.st = ctx.in[3].dtype;
+    if (q.st != DType::U8 && q.st != DType::I8) return nullptr;
+    q.ss = n.attr_f("sum_scale", 1.f);
+    q.zs = n.attr_i("sum_zero_point", 0);
+  }
+  bool depthwise = g.group > 1 && g.group == g.C && g.group == g.M;
+  std::unique_ptr<QConvKernel> k8, kf;
+  std::string why;
+  if (!depthwise && !has_vnni() && pair_saturation_risk(*ctx.in[1].constant, g.M, g.C / g.group, shape_numel(ctx.in[1].shape) / (g.M * (g.C / g.group)))) {
+    why = ": 8-bit weight pairs would saturate u8s8 without VNNI";
+  } else {
+    try {
+      k8 = build_int8(ctx, g, q);
+    } catch (const dnnl::error&) {
+      k8.reset();
+    }
+    if (k8 && std::string(k8->pd.impl_info_str()).find("ref") != std::string::npos) {
+      why = ": oneDNN has only a reference INT8 kernel";
+      k8.reset();
+    }
+  }
+  if (k8 && depthwise) {
+    const char* force = std::getenv("C8_QCONV_DW");
+    std::string f = force ? force : "auto";
+    if (f != "int8") {
+      try {
+        kf = build_f32(ctx, g, q, nullptr);
+      } catch (const dnnl::error&) {
+        kf.reset();
+      }
+      if (kf && f == "f32") {
+        k8.reset();
+        why = ": forced by C8_QCONV_DW";
+      } else if (kf) {
+        double t8 = time_kernel(ctx, *k8, out_md_of(*k8, q));
+        double tf = time_kernel(ctx, *kf, out_md_of(*kf, q));
+        char buf[128];
+        if (tf < t8) {
+          std::snprintf(buf, sizeof buf, ": depthwise int8 %.3fms > f32 %.3fms", t8, tf);
+          why = buf;
+          k8.reset();
+        } else {
+          std::snprintf(buf, sizeof buf, " (depthwise int8 %.3fms <= f32 %.3fms)", t8, tf);
+          k8->precision += buf;
+        }
+      }
+    }
+  }
+  std::unique_ptr<QConvKernel> k = std::move(k8);
+  if (!k) {
+    if (!kf) {
+      try {
+        kf = build_f32(ctx, g, q, nullptr);
+      } catch (const dnnl::error&) {
+        return nullptr;
+      }
+      if (!kf) return nullptr;
+    }
+    k = std::move(kf);
+    k->precision.insert(k->precision.size() - 1, why);
+  }
+  ctx.out[0].md = out_md_of(*k, q);
+  return k;
+}
+
+C8_REGISTER_FAST_KERNEL("QConv", 100, make_qconv);
+
+}  // namespace
+}  // namespace c8::dnnlk

@@ -1,0 +1,174 @@
+// Pooling on uint8/int8 tensors (oneDNN pooling supports them natively):
+// MaxPool / GlobalMaxPool whose input passes_fuse_qdq made quantized (DQ
+// moved behind the pool), and calibr8::QAveragePool / QGlobalAveragePool
+// (DQ -> AveragePool -> Q with equal parameters: the average of the
+// quantized values, rounded half to even). The layout arriving is kept
+// (NHWC in, NHWC out). Plus Concat of same-type uint8/int8 inputs.
+// Geometry follows pool.cc (ceil_mode via a grown right padding).
+#include <unordered_map>
+
+#include "runtime/kernels/dnnl/common.h"
+
+namespace c8::dnnlk {
+namespace {
+
+bool is_q(const ValueInfo& v) { return v.dtype == DType::U8 || v.dtype == DType::I8; }
+
+struct QPoolKernel : Kernel {
+  dnnl::pooling_v2_forward::primitive_desc pd;
+  dnnl::pooling_v2_forward prim;
+  void execute(KernelIO& io) override { prim.execute(*io.stream, {{DNNL_ARG_SRC, io.in[0]}, {DNNL_ARG_DST, io.out[0]}}); }
+  std::string impl() const override {
+    return impl_of(pd) + (pd.src_desc().data_type() == dt::u8 ? " u8->u8" : " s8->s8");
+  }
+};
+
+std::unique_ptr<Kernel> make_qpool(BuildCtx& ctx) {
+  const Node& n = *ctx.node;
+  const dnnl::engine& eng = *ctx.engine;
+  if (ctx.in.empty() || ctx.out.empty() || !is_q(ctx.in[0]) || ctx.out[0].dtype != ctx.in[0].dtype) return nullptr;
+  const std::string op = n.domain == "calibr8" ? n.op.substr(1) : n.op;  // QAveragePool -> AveragePool
+  for (size_t i = 1; i < ctx.out.size(); ++i)
+    if (ctx.out[i].present()) return nullptr;  // MaxPool Indices
+  const Shape& xs = ctx.in[0].shape;
+  const Shape& ys = ctx.out[0].shape;
+  int r = int(xs.size());
+  if (r < 3 || r > 5 || int(ys.size()) != r || ys[0] != xs[0] || ys[1] != xs[1]) return nullptr;
+  for (auto v : xs) if (v <= 0) return nullptr;
+  int sp = r - 2;
+  bool global = op == "GlobalAveragePool" || op == "GlobalMaxPool";
+  bool is_max = op == "MaxPool" || op == "GlobalMaxPool";
+  dnnl::algorithm alg = dnnl::algorithm::pooling_max;
+  dims_t kernel, strides, dil, pl, pr;
+  if (global) {
+    for (int i = 0; i < sp; ++i) {
+      if (ys[size_t(i) + 2] != 1) return nullptr;
+      kernel.push_back(xs[size_t(i) + 2]);
+      strides.push_back(1);
+      dil.push_back(0);
+      pl.push_back(0);
+      pr.push_back(0);
+    }
+    if (!is_max) alg = dnnl::algorithm::pooling_avg_exclude_padding;
+  } else {
+    auto ks = n.attr_ints("kernel_shape");
+    if (ks.size() != size_t(sp)) return nullptr;
+    auto st = n.attr_ints("strides", std::vector<int64_t>(size_t(sp), 1));
+    auto dl = n.attr_ints("dilations", std::vector<int64_t>(size_t(sp), 1));
+    auto pads = n.attr_ints("pads", std::vector<int64_t>(size_t(2 * sp), 0));
+    if (st.size() != size_t(sp) || dl.size() != size_t(sp) || pads.size() != size_t(2 * sp)) return nullptr;
+    std::string ap = n.attr_s("auto_pad", "NOTSET");
+    bool include_pad = !is_max && n.attr_i("count_include_pad", 0) != 0;
+    if (!is_max) alg = include_pad ? dnnl::algorithm::pooling_avg_include_padding : dnnl::algorithm::pooling_avg_exclude_padding;
+    for (int i = 0; i < sp; ++i) {
+      int64_t in = xs[size_t(i) + 2], k = ks[size_t(i)], s = st[size_t(i)], d = dl[size_t(i)], out = ys[size_t(i) + 2];
+      if (k < 1 || s < 1 || d < 1 || out < 1) return nullptr;
+      int64_t kr = (k - 1) * d + 1;
+      int64_t l = pads[size_t(i)], rr = pads[size_t(i + sp)];
+      if (ap == "VALID") l = rr = 0;
+      else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
+        int64_t total = std::max<int64_t>(0, (out - 1) * s + kr - in);
+        l = ap == "SAME_UPPER" ? total / 2 : total - total / 2;
+        rr = total - l;
+      } else if (ap != "NOTSET" && !ap.empty()) return nullptr;
+      if (l < 0 || rr < 0) return nullptr;
+      // Right padding that makes oneDNN produce exactly `out` (ceil_mode).
+      int64_t need = (out - 1) * s + kr - in - l;
+      if (need > rr) {
+        if (include_pad) return nullptr;
+        // Every window must still start inside input + left padding.
+        if ((out - 1) * s >= in + l) return nullptr;
+        rr = need;
+      }
+      if ((in + l + rr - kr) / s + 1 != out) return nullptr;
+      // oneDNN requires padding smaller than the kernel extent.
+      if (l >= kr || rr >= kr) return nullptr;
+      kernel.push_back(k);
+      strides.push_back(s);
+      dil.push_back(d - 1);
+      pl.push_back(l);
+      pr.push_back(rr);
+    }
+  }
+  auto k = std::make_unique<QPoolKernel>();
+  try {
+    const md_t& src = ctx.in[0].md;
+    md_t dst = md_like(src, to_dims(ys));
+    auto make = [&](const md_t& dmd) {
+      return dnnl::pooling_v2_forward::primitive_desc(
+          dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_inference, alg, src, dmd, strides, kernel, dil, pl, pr), eng);
+    };
+    try {
+      if (dst.data.ndims == 0) throw dnnl::error(dnnl_invalid_arguments, "no like md");
+      k->pd = make(dst);
+    } catch (const dnnl::error&) {
+      k->pd = make(md_t(to_dims(ys), src.data_type(), tag::any));
+    }
+    k->prim = dnnl::pooling_v2_forward(k->pd);
+    if (!n.post_ops.empty()) return nullptr;
+    ctx.out[0].md = k->pd.dst_desc();
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+  return k;
+}
+
+
+struct QConcatKernel : Kernel {
+  dnnl::concat::primitive_desc pd;
+  dnnl::concat prim;
+  std::vector<LayoutAdapter> ads;
+  void execute(KernelIO& io) override {
+    dnnl::stream& s = *io.stream;
+    std::unordered_map<int, dnnl::memory> args;
+    for (size_t i = 0; i < ads.size(); ++i) args[DNNL_ARG_MULTIPLE_SRC + int(i)] = ads[i].convert(s, io.in[i]);
+    args[DNNL_ARG_DST] = io.out[0];
+    prim.execute(s, args);
+  }
+  std::string impl() const override { return impl_of(pd) + (pd.dst_desc().data_type() == dt::u8 ? " u8" : " s8"); }
+};
+
+std::unique_ptr<Kernel> make_qconcat(BuildCtx& ctx) {
+  const Node& n = *ctx.node;
+  const dnnl::engine& eng = *ctx.engine;
+  if (ctx.in.empty() || ctx.out.empty() || !is_q(ctx.out[0]) || !n.post_ops.empty()) return nullptr;
+  int r = int(ctx.out[0].shape.size());
+  if (r < 1 || r > 6) return nullptr;
+  int axis = norm_axis(n.attr_i("axis", 1), r);
+  for (auto& v : ctx.in) {
+    if (v.dtype != ctx.out[0].dtype || int(v.shape.size()) != r) return nullptr;
+    for (auto d : v.shape) if (d <= 0) return nullptr;
+  }
+  auto k = std::make_unique<QConcatKernel>();
+  try {
+    const md_t& first = ctx.in[0].md;
+    std::vector<md_t> srcs;
+    for (auto& v : ctx.in) {
+      md_t want = md_like(first, v.md.dims());
+      if (want.data.ndims == 0) want = plain_md(v.dtype, v.shape);
+      k->ads.emplace_back(eng, v.md, want);
+      srcs.push_back(want);
+    }
+    md_t dst = md_like(first, to_dims(ctx.out[0].shape));
+    try {
+      if (dst.data.ndims == 0) throw dnnl::error(dnnl_invalid_arguments, "no like md");
+      k->pd = dnnl::concat::primitive_desc(dst, axis, srcs, eng);
+    } catch (const dnnl::error&) {
+      k->pd = dnnl::concat::primitive_desc(axis, srcs, eng);
+    }
+    k->prim = dnnl::concat(k->pd);
+    ctx.out[0].md = k->pd.dst_desc();
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+  return k;
+}
+
+C8_REGISTER_FAST_KERNEL("MaxPool", 90, make_qpool);
+C8_REGISTER_FAST_KERNEL("GlobalMaxPool", 90, make_qpool);
+C8_REGISTER_FAST_KERNEL("QAveragePool", 100, make_qpool);
+C8_REGISTER_FAST_KERNEL("QGlobalAveragePool", 100, make_qpool);
+C8_REGISTER_FAST_KERNEL("Concat", 90, make_qconcat);
+
+}  // namespace
+}  // namespace c8::dnnlk
