@@ -29,7 +29,7 @@ void check_writable(const std::string& path, const char* flag) {
 
 CommandAction add_compare_command(CLI::App& app) {
   struct Opts {
-    std::string a, b, dataset, report, html, calib;
+    std::string a, b, dataset, report, html, calib, range;
     int limit = 0, batch = 0, threads = 1, layer_images = 16, warmup = 3;
     double seconds = 4;
     bool json = false, no_speed = false, no_layers = false;
@@ -42,6 +42,7 @@ CommandAction add_compare_command(CLI::App& app) {
   cmd->add_option("b", o->b, "candidate ONNX model (e.g. the INT8 QDQ model)")->required();
   cmd->add_option("--dataset", o->dataset, "labelled data set (labels.txt folder, class sub-folders or IDX files)");
   cmd->add_option("--limit", o->limit, "use only the first N images")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--range", o->range, "use only images [A, B) in file order, e.g. 200: (as evaluate --range)");
   cmd->add_option("--batch", o->batch, "evaluation batch size (default: 8 for dynamic-batch models, else the model's)")
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", o->threads, "threads (both models)")->check(CLI::Range(1, 256));
@@ -94,6 +95,7 @@ CommandAction add_compare_command(CLI::App& app) {
     c.input = ImageInput{ga.channels, ga.height, ga.width, ga.nhwc};
     c.fixed_batch = ga.batch;
     c.limit = o->limit;
+    c.range = o->range;
     c.batch = o->batch;
     c.threads = o->threads;
     c.seconds = o->seconds;

@@ -26,6 +26,7 @@
 #include "passes/pass_util.h"
 #include "passes/passes.h"
 #include "runtime/op_registry.h"
+#include "runtime/session.h"
 
 namespace c8 {
 
@@ -168,6 +169,41 @@ void set_qattrs(Node& n, const QParams& x, const std::vector<float>& ws, bool qu
   }
 }
 
+// Step 0: int8 activations become uint8 with zero point + 128 (exact:
+// Q_u8(x) = Q_s8(x) + 128, DQ values unchanged). oneDNN's native INT8 path
+// is u8s8; s8s8 without VNNI halves the weights (scale_adjust 0.5) and loses
+// a bit. Only a Q whose every reader is a DQ with the same parameters.
+int s8_to_u8(Graph& g) {
+  int n = 0;
+  auto cons = g.consumers();
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    Node& q = g.nodes[ni];
+    QParams qp;
+    if (q.dead || q.op != "QuantizeLinear" || !per_tensor_params(g, q, qp) || qp.type != DType::I8) continue;
+    int y = q.outputs[0];
+    if (is_graph_output(g, y) || cons[size_t(y)].empty()) continue;
+    bool ok = true;
+    for (int c : cons[size_t(y)]) {
+      QParams dp;
+      const Node& d = g.nodes[size_t(c)];
+      ok &= d.op == "DequantizeLinear" && d.inputs[0] == y && per_tensor_params(g, d, dp) && same(dp, qp);
+    }
+    if (!ok) continue;
+    Tensor z(DType::U8, {});
+    z.data<uint8_t>()[0] = uint8_t(qp.zp + 128);
+    int zv = g.add_constant(g.unique_name(g.values[size_t(y)].name + "_zp_u8"), z);
+    g.nodes[ni].inputs.resize(3);
+    g.nodes[ni].inputs[2] = zv;
+    g.values[size_t(y)].dtype = DType::U8;
+    for (int c : cons[size_t(y)]) {
+      g.nodes[size_t(c)].inputs.resize(3);
+      g.nodes[size_t(c)].inputs[2] = zv;
+    }
+    ++n;
+  }
+  return n;
+}
+
 // Step 1: move per-tensor DQ behind value-selecting ops.
 int sink_dq(Graph& g) {
   int n = 0;
@@ -242,7 +278,50 @@ struct Chain {
   int sum_q = -1;
 };
 
-void follow_chain(const Graph& g, const std::vector<std::vector<int>>& cons, int start, bool allow_sum, Chain& c) {
+// Value shapes by name for graphs whose values carry none (hand-built or
+// without value_info): the graph specialised to its input shapes (unknown
+// dims as 1) on a copy. Empty when that is not possible.
+using ShapeMap = std::map<std::string, Shape>;
+ShapeMap infer_shapes(const Graph& g) {
+  ShapeMap m;
+  std::vector<Shape> in;
+  for (int v : g.inputs) {
+    const Value& val = g.values[size_t(v)];
+    if (!val.has_shape) return m;
+    Shape s = val.shape;
+    for (auto& d : s)
+      if (d < 0) d = 1;
+    in.push_back(s);
+  }
+  try {
+    Graph c = g;
+    specialize(c, in);
+    for (const Value& v : c.values)
+      if (v.has_shape) m[v.name] = v.shape;
+  } catch (const std::exception&) {
+    m.clear();
+  }
+  return m;
+}
+
+bool shape_of(const Graph& g, const ShapeMap& sm, int v, Shape& s) {
+  const Value& val = g.values[size_t(v)];
+  if (val.has_shape) {
+    bool known = true;
+    for (size_t d = 1; d < val.shape.size(); ++d) known &= val.shape[d] >= 0;
+    if (known) {
+      s = val.shape;
+      return true;
+    }
+  }
+  auto it = sm.find(val.name);
+  if (it == sm.end()) return false;
+  s = it->second;
+  return true;
+}
+
+void follow_chain(const Graph& g, const std::vector<std::vector<int>>& cons, int start, bool allow_sum, Chain& c,
+                  const ShapeMap& sm) {
   int cur = start;
   for (;;) {
     int ci = sole_consumer(g, cons, cur);
@@ -259,9 +338,8 @@ void follow_chain(const Graph& g, const std::vector<std::vector<int>>& cons, int
     if (allow_sum && c.sum_q < 0 && a.op == "Add" && a.domain.empty() && a.inputs.size() == 2) {
       int other = a.inputs[0] == cur ? a.inputs[1] : a.inputs[0];
       QParams sp;
-      const Value& ov = g.values[size_t(cur)];
-      const Value& bv = g.values[size_t(other)];
-      if (other != cur && dq_of(g, other, sp) >= 0 && ov.has_shape && bv.has_shape && ov.shape == bv.shape) {
+      Shape os, bs;
+      if (other != cur && dq_of(g, other, sp) >= 0 && shape_of(g, sm, cur, os) && shape_of(g, sm, other, bs) && os == bs) {
         PostOp s;
         s.kind = PostOp::Sum;
         s.input_index = 3;
@@ -306,6 +384,7 @@ void apply_chain(Graph& g, int node, Chain& c) {
 int fuse_conv_gemm(Graph& g) {
   int n = 0;
   auto cons = g.consumers();
+  ShapeMap sm = infer_shapes(g);
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     Node& c = g.nodes[ni];
     if (c.dead || !c.domain.empty() || c.outputs.empty() || !c.post_ops.empty()) continue;
@@ -355,7 +434,7 @@ int fuse_conv_gemm(Graph& g) {
     }
     if (ws.size() != 1 && int64_t(ws.size()) != M) continue;
     Chain ch;
-    follow_chain(g, cons, c.outputs[0], conv, ch);
+    follow_chain(g, cons, c.outputs[0], conv, ch, sm);
     Node& node = g.nodes[ni];
     std::string name = node.name;
     if (conv) {
@@ -452,7 +531,7 @@ int fuse_qdq(Graph& g) {
   bool any_q = false;
   for (const Node& n : g.nodes) any_q |= !n.dead && (n.op == "QuantizeLinear" || n.op == "DequantizeLinear");
   if (!any_q) return 0;
-  int n = 0;
+  int n = s8_to_u8(g);
   for (int it = 0; it < 64; ++it) {
     int k = sink_dq(g);
     if (!k) break;

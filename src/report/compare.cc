@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "report/precision.h"
@@ -34,6 +35,23 @@ uint64_t file_size_or_zero(const std::string& p) {
 }
 
 }  // namespace
+
+std::pair<size_t, size_t> parse_image_range(const std::string& spec, size_t n) {
+  if (spec.empty()) throw Error("--range is empty; expected A:B");
+  auto num = [&](const std::string& s, size_t def) -> size_t {
+    if (s.empty()) return def;
+    if (s.size() > 18) throw Error("--range '" + spec + "': number too large");
+    for (char ch : s)
+      if (ch < '0' || ch > '9') throw Error("--range '" + spec + "': expected A:B with non-negative integers");
+    return size_t(std::stoull(s));
+  };
+  size_t colon = spec.find(':');
+  size_t a = colon == std::string::npos ? 0 : num(spec.substr(0, colon), 0);
+  size_t b = colon == std::string::npos ? num(spec, n) : num(spec.substr(colon + 1), n);
+  b = std::min(b, n);
+  if (a >= b) throw Error("--range '" + spec + "' selects no images (data set has " + std::to_string(n) + ")");
+  return {a, b};
+}
 
 void LatencyStats::finish(int64_t batch) {
   if (ms.empty()) return;
@@ -191,6 +209,8 @@ void assign_layer_precision(std::vector<LayerRow>& rows, const Graph& b, const S
       if (!kp.empty()) {
         r.int8_kernel = true;
         r.precision = kp;
+      } else if (ran.in_dtype == DType::U8 || ran.in_dtype == DType::I8) {
+        r.precision = precision_name(ran.in_dtype);  // fused node reading 8-bit data, float arithmetic
       }
     }
   }
@@ -245,7 +265,9 @@ CompareResult compare_models(const Graph& a, const Graph& b, const CompareConfig
   std::vector<size_t> idx;
   size_t n = ds->size();
   if (c.limit > 0 && size_t(c.limit) < n) n = size_t(c.limit);
-  for (size_t i = 0; i < n; ++i) idx.push_back(i);
+  size_t first = 0;
+  if (!c.range.empty()) std::tie(first, n) = parse_image_range(c.range, n);
+  for (size_t i = first; i < n; ++i) idx.push_back(i);
   int64_t fixed = c.fixed_batch;
   int batch = c.batch ? c.batch : (fixed > 0 ? int(fixed) : 8);
   if (fixed > 0 && batch != fixed)
@@ -283,6 +305,26 @@ CompareResult compare_models(const Graph& a, const Graph& b, const CompareConfig
     for (size_t first = 0; first < k; first += size_t(run_batch)) inputs.push_back(batch_at(first));
     res.layers = compare_layers(a, b, inputs, c.threads, progress);
     for (const LayerRow& r : res.layers) res.layer_images = std::max(res.layer_images, r.images);
+    // The same images through the optimised sessions (what is deployed).
+    size_t parts = 0;
+    for (const Tensor& x : inputs) {
+      Tensor ya = sa.run({x}).at(0).cast(DType::F32), yb = sb.run({x}).at(0).cast(DType::F32);
+      if (ya.shape != yb.shape) break;
+      int64_t nb = x.shape.empty() ? 1 : x.shape[0];
+      int64_t np = (nb > 1 && !ya.shape.empty() && ya.shape[0] == nb) ? nb : 1;
+      size_t per = size_t(ya.numel() / np);
+      for (int64_t p = 0; p < np && parts < k; ++p, ++parts) {
+        double cs, e, m;
+        similarity(ya.data<float>() + size_t(p) * per, yb.data<float>() + size_t(p) * per, per, cs, e, m);
+        res.fast_output_cosine += cs;
+        res.fast_output_nmse += e;
+      }
+    }
+    if (parts > 0) {
+      res.has_fast_output = true;
+      res.fast_output_cosine /= double(parts);
+      res.fast_output_nmse /= double(parts);
+    }
   }
 
   std::vector<Tensor> bench_in{batch_at(0)};

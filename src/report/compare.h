@@ -51,7 +51,7 @@ struct LayerRow {
   std::string precision;  // "U8", "I8" or "FP32"
   std::string weights;    // "I8 per-channel", "I8 per-tensor", "FP32", "-"
   std::string impl;       // kernel that ran in B's optimised session ("" if not found)
-  bool int8_kernel = false;  // impl names 8-bit arithmetic
+  bool int8_kernel = false;  // the kernel computes in 8-bit integer arithmetic (else float: simulated or fallback)
   bool matched = false;      // A has a value of that name with the same shape
   std::string note;          // why not matched
   double cosine = 0, nmse = 0;  // mean over images
@@ -65,6 +65,7 @@ struct CompareConfig {
   ImageInput input;       // geometry of the (common) image input
   int64_t fixed_batch = -1;  // > 0: the model's input batch is fixed
   int limit = 0;          // 0 = whole data set
+  std::string range;      // "A:B", "A:", ":B" or "N" (= 0:N): images [A, B) in file order, after --limit (as evaluate)
   int batch = 0;          // evaluation batch (0: 8, or the fixed batch)
   int threads = 1;
   double seconds = 4;     // total time of the interleaved latency measurement
@@ -84,6 +85,10 @@ struct CompareResult {
   double speedup = 0;    // A median / B median
   int layer_images = 0;
   std::vector<LayerRow> layers;
+  // Graph output of B vs A as the optimised sessions run them (B's real INT8
+  // kernels, where the per-layer rows see the unfused QDQ graph), over the same images.
+  bool has_fast_output = false;
+  double fast_output_cosine = 0, fast_output_nmse = 0;
 };
 
 // stage: "evaluate A", "evaluate B", "layers", "bench"
@@ -98,6 +103,9 @@ std::vector<LayerRow> compare_layers(const Graph& a, const Graph& b, const std::
                                      const CompareProgress& progress = {});
 // Fills precision / weights / impl of rows from B's graph and its optimised session's last plan.
 void assign_layer_precision(std::vector<LayerRow>& rows, const Graph& b, const Session& b_fast);
+
+// "A:B", "A:", ":B", "N" (= 0:N) -> [first, end) clamped to n. Throws c8::Error on junk or an empty range.
+std::pair<size_t, size_t> parse_image_range(const std::string& spec, size_t n);
 
 // Cosine similarity and NMSE (sum (a-b)^2 / sum a^2) of two equally sized float arrays.
 void similarity(const float* a, const float* b, size_t n, double& cosine, double& nmse, double& max_abs);

@@ -98,15 +98,22 @@ LayerPrecision static_precision(const Graph& g, const Node& n) {
 }
 
 std::string kernel_precision(const std::string& impl, DType in_dtype) {
-  std::string s = impl;
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  // Parenthesised parts explain a float fallback ("f32(u8->u8: reason)"):
+  // they describe the tensors, not the arithmetic, so they are ignored.
+  std::string s;
+  int depth = 0;
+  for (char ch : impl) {
+    if (ch == '(') ++depth;
+    else if (ch == ')') depth = std::max(0, depth - 1);
+    else if (depth == 0) s += char(std::tolower(static_cast<unsigned char>(ch)));
+  }
   auto has = [&](const char* t) { return s.find(t) != std::string::npos; };
-  if (has("u8s8") || has("u8:s8") || has("u8 s8") || has("u8u8") || has("uint8")) return "U8";
+  if (has("u8s8") || has("u8:s8") || has("u8 s8") || has("u8u8")) return "U8";
   if (has("s8s8") || has("s8:s8") || has("s8 s8")) return "I8";
-  if (has("int8") || has("i8") || has("s8") || has("u8") || has("qconv") || has("qgemm")) {
+  if (has("int8")) {
     if (in_dtype == DType::U8) return "U8";
     if (in_dtype == DType::I8) return "I8";
-    return has("u8") ? "U8" : "I8";
+    return "I8";
   }
   return "";
 }

@@ -36,10 +36,11 @@ std::string precision_name(DType t);
 // From the graph structure alone (works for FP32, QDQ and QOperator models).
 LayerPrecision static_precision(const Graph& g, const Node& n);
 
-// From the impl string of the kernel that ran ("" when it says nothing about
-// 8-bit arithmetic, i.e. the layer ran in floating point). `in_dtype` is the
-// dtype of the node's first input in the planned graph (used when the impl only
-// says "int8").
+// From the impl string of the kernel that ran: "U8" / "I8" when it computes in
+// 8-bit integer arithmetic ("... u8s8->u8", "... s8s8->f32"), "" when it
+// computes in floating point (including "f32(u8->u8: reason)" fallbacks of the
+// INT8 kernels: parenthesised text is ignored). `in_dtype` is the dtype of the
+// node's first input in the planned graph (used when the impl only says "int8").
 std::string kernel_precision(const std::string& impl, DType in_dtype);
 
 // What ran for one layer of `g` (the graph given to the session) in the

@@ -25,11 +25,21 @@ namespace {
 std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
 std::string fmt(const char* f, ...) {
   char buf[512];
-  va_list ap;
+  va_list ap, ap2;
   va_start(ap, f);
-  std::vsnprintf(buf, sizeof buf, f, ap);
+  va_copy(ap2, ap);
+  int n = std::vsnprintf(buf, sizeof buf, f, ap);
   va_end(ap);
-  return buf;
+  std::string r;
+  if (n >= int(sizeof buf)) {  // long paths / kernel lists
+    r.resize(size_t(n) + 1);
+    std::vsnprintf(r.data(), r.size(), f, ap2);
+    r.resize(size_t(n));
+  } else {
+    r = n > 0 ? std::string(buf, size_t(n)) : std::string();
+  }
+  va_end(ap2);
+  return r;
 }
 
 std::string utc_now() {
@@ -51,6 +61,7 @@ std::string str(const json& j, const char* k) {
 }
 
 std::string human_bytes(double b) {
+  if (b <= 0) return "-";  // not a file (embedded default model)
   if (b >= 1024.0 * 1024.0) return fmt("%.2f MB", b / (1024.0 * 1024.0));
   if (b >= 1024.0) return fmt("%.1f KB", b / 1024.0);
   return fmt("%.0f B", b);
@@ -107,6 +118,8 @@ json report_json(const CompareResult& r, const json& calibration) {
   j["a"] = model_json(r.a, c.accuracy, c.speed);
   j["b"] = model_json(r.b, c.accuracy, c.speed);
   j["dataset"] = {{"path", c.dataset}, {"format", r.dataset_format}, {"images", r.images}};
+  if (!c.range.empty()) j["dataset"]["range"] = c.range;
+  if (c.limit > 0) j["dataset"]["limit"] = c.limit;
   j["preprocess"] = preprocess_to_json(c.pre);
   j["threads"] = c.threads;
   j["eval_batch"] = c.batch ? c.batch : (c.fixed_batch > 0 ? int(c.fixed_batch) : 8);
@@ -127,7 +140,11 @@ json report_json(const CompareResult& r, const json& calibration) {
     e["max_abs"] = l.matched ? finite(l.max_abs) : json(nullptr);
     rows.push_back(e);
   }
-  if (c.layers) j["layers"] = {{"images", r.layer_images}, {"rows", rows}};
+  if (c.layers) {
+    j["layers"] = {{"images", r.layer_images}, {"rows", rows}};
+    if (r.has_fast_output)
+      j["layers"]["fast_output"] = {{"cosine", finite(r.fast_output_cosine)}, {"nmse", finite(r.fast_output_nmse)}};
+  }
   if (!calibration.is_null()) j["calibration"] = calibration;
   return j;
 }
@@ -185,17 +202,23 @@ std::string report_text(const json& j) {
       kw = std::max(kw, str(r, "impl").size());
     }
     nw = std::min<size_t>(nw, 48);
-    kw = std::min<size_t>(kw, 32);
-    o << fmt("%-*s %-14s %-5s %-16s %-*s %10s %11s %11s\n", int(nw), "layer", "op", "prec", "weights", int(kw), "kernel",
-             "cosine", "NMSE", "NMSE max");
+    kw = std::min<size_t>(kw, 36);
+    o << fmt("%-*s %-14s %-5s %-5s %-16s %-*s %10s %11s %11s\n", int(nw), "layer", "op", "prec", "math", "weights", int(kw),
+             "kernel (B)", "cosine", "NMSE", "NMSE max");
     for (auto& r : L["rows"]) {
       std::string cos = r["cosine"].is_number() ? fmt("%.6f", r["cosine"].get<double>()) : "-";
-      o << fmt("%-*s %-14s %-5s %-16s %-*s %10s %11s %11s", int(nw), str(r, "name").c_str(), str(r, "op").c_str(),
-               str(r, "precision").c_str(), str(r, "weights").c_str(), int(kw), str(r, "impl").c_str(), cos.c_str(),
+      std::string k = str(r, "impl");
+      if (k.size() > kw) k = k.substr(0, kw - 3) + "...";
+      const char* math = r.value("int8_kernel", false) ? "int8" : "fp32";
+      o << fmt("%-*s %-14s %-5s %-5s %-16s %-*s %10s %11s %11s", int(nw), str(r, "name").c_str(), str(r, "op").c_str(),
+               str(r, "precision").c_str(), math, str(r, "weights").c_str(), int(kw), k.c_str(), cos.c_str(),
                sci(r["nmse"]).c_str(), sci(r["nmse_max"]).c_str());
       if (r.contains("note")) o << "  (" << str(r, "note") << ")";
       o << "\n";
     }
+    if (L.contains("fast_output"))
+      o << fmt("model output through the optimised runtimes (B's fused kernels): cosine %.6f, NMSE %s\n",
+               num(L["fast_output"], "cosine"), sci(L["fast_output"]["nmse"]).c_str());
   }
   if (j.contains("calibration") && j["calibration"].is_object()) {
     o << "\ncalibration report:\n";
@@ -351,6 +374,7 @@ std::string nmse_chart(const json& rows) {
     return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"30\" role=\"img\"><text x=\"4\" y=\"20\">"
            "Every layer output is identical (NMSE 0 everywhere).</text></svg>";
   int d0 = int(std::floor(std::log10(lo))), d1 = int(std::ceil(std::log10(hi)));
+  if (std::log10(lo) - d0 < 0.05) --d0;  // keep the smallest bar visible
   if (d1 <= d0) d1 = d0 + 1;
   d0 = std::max(d0, d1 - 12);
   size_t lw = 0;
@@ -471,8 +495,9 @@ std::string report_html(const json& j) {
     const json& L = j["layers"];
     h += "<h2>Per layer</h2>\n<p class=\"sub\">Each layer of B matched to A's value of the same output name, both run "
          "unoptimised so names survive; cosine similarity and NMSE = &Sigma;(a&minus;b)&sup2; / &Sigma;a&sup2; averaged "
-         "over " + fmt("%.0f", num(L, "images")) + " image(s). Precision: what B's kernel computes in (U8/I8 activations) "
-         "or, without an INT8 kernel, what the QDQ graph simulates. Click a column header to sort.</p>\n";
+         "over " + fmt("%.0f", num(L, "images")) + " image(s). Precision: the 8-bit type of the layer's activations "
+         "(U8/I8) as run by B's kernel or, on the float path, as the QDQ graph simulates it; &ldquo;int8 math&rdquo; marks "
+         "kernels computing in integer arithmetic. Click a column header to sort.</p>\n";
     h += nmse_chart(L["rows"]);
     h += "\n<table class=\"sortable layers\"><thead><tr><th>#</th><th>layer</th><th>op</th><th>precision</th><th>weights</th>"
          "<th>kernel (B)</th><th>cosine</th><th>NMSE</th><th>NMSE max</th><th>max |a&minus;b|</th></tr></thead><tbody>\n";
@@ -488,13 +513,16 @@ std::string report_html(const json& j) {
       h += "<td>" + html_escape(str(r, "name")) + (r.contains("note") ? "<br><span class=\"sub\">" + html_escape(str(r, "note")) + "</span>" : "") + "</td>";
       h += "<td>" + html_escape(str(r, "op")) + "</td>";
       h += "<td><span class=\"tag p-" + html_escape(prec) + "\">" + html_escape(prec) + "</span>" +
-           (r.value("int8_kernel", false) ? "" : (prec != "FP32" ? " <span class=\"sub\">(simulated)</span>" : "")) + "</td>";
+           (r.value("int8_kernel", false) ? " <span class=\"sub\">int8 math</span>" : (prec != "FP32" ? " <span class=\"sub\">(f32 math)</span>" : "")) + "</td>";
       h += "<td>" + html_escape(str(r, "weights")) + "</td><td><code>" + html_escape(str(r, "impl")) + "</code></td>";
       h += ncell(r["cosine"], false) + ncell(r["nmse"], true) + ncell(r["nmse_max"], true) + ncell(r["max_abs"], true);
       h += "</tr>\n";
       ++i;
     }
     h += "</tbody></table>\n";
+    if (L.contains("fast_output"))
+      h += "<p class=\"sub\">Model output through the optimised runtimes (B's fused kernels, as deployed): cosine " +
+           fmt("%.6f", num(L["fast_output"], "cosine")) + ", NMSE " + sci(L["fast_output"]["nmse"]) + ".</p>\n";
   }
 
   if (j.contains("calibration")) {

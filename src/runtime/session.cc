@@ -162,16 +162,49 @@ void Plan::allocate() {
   }
   for (size_t v = 0; v < nv; ++v)
     if (g.values[v].constant) storage[v] = g.values[v].constant->storage;  // offset handled below
+  // A sum post-op adds a residual input into the destination; when that
+  // residual dies at this step and has the destination's layout, the output
+  // takes over its buffer: oneDNN accumulates in place and the kernel's
+  // copy of the residual into dst (SumInput) is skipped.
+  std::vector<char> donated(nv, 0);
+  auto sum_in_place = [&](size_t i) -> int {
+    const Step& s = steps[i];
+    const Node& n = g.nodes[size_t(s.node)];
+    if (n.op != "Conv" && n.op != "Gemm" && n.op != "MatMul") return -1;
+    int idx = -1;
+    for (const PostOp& po : n.post_ops)
+      if (po.kind == PostOp::Sum) idx = po.input_index;
+    if (idx < 0 || size_t(idx) >= s.in.size() || s.out.empty() || s.out[0] < 0) return -1;
+    int r = s.in[size_t(idx)], o = s.out[0];
+    if (r < 0 || root[size_t(o)] != o) return -1;
+    int rr = root[size_t(r)];
+    if (g.values[size_t(rr)].constant || !storage[size_t(rr)] || donated[size_t(rr)] || last[size_t(rr)] != int(i)) return -1;
+    for (int v : g.inputs)
+      if (root[size_t(v)] == rr) return -1;
+    for (size_t k = 0; k < s.in.size(); ++k)
+      if (int(k) != idx && s.in[k] >= 0 && root[size_t(s.in[k])] == rr) return -1;
+    if (!dnnl_supports(info[size_t(o)].dtype) || info[size_t(o)].md != info[size_t(r)].md) return -1;
+    if (need[size_t(o)] > cap[size_t(rr)]) return -1;
+    return rr;
+  };
   for (size_t i = 0; i < steps.size(); ++i) {
-    for (int o : steps[i].out) {
+    for (size_t k = 0; k < steps[i].out.size(); ++k) {
+      int o = steps[i].out[k];
       if (o < 0 || root[size_t(o)] != o) continue;
+      int rr = k == 0 ? sum_in_place(i) : -1;
+      if (rr >= 0) {
+        storage[size_t(o)] = storage[size_t(rr)];
+        cap[size_t(o)] = cap[size_t(rr)];
+        donated[size_t(rr)] = 1;
+        continue;
+      }
       auto [p, c] = take(need[size_t(o)]);
       storage[size_t(o)] = p;
       cap[size_t(o)] = c;
     }
     // Release roots whose last use was this step (never constants or outputs).
     for (size_t v = 0; v < nv; ++v)
-      if (root[v] == int(v) && last[v] == int(i) && storage[v] && !g.values[v].constant) {
+      if (root[v] == int(v) && last[v] == int(i) && storage[v] && !g.values[v].constant && !donated[v]) {
         pool.emplace(cap[v], storage[v]);
       }
     for (int o : steps[i].out)  // outputs nobody reads are free right away

@@ -40,6 +40,11 @@ TEST(ReportTest, Similarity) {
 
 TEST(ReportTest, KernelPrecision) {
   EXPECT_EQ(kernel_precision("dnnl:brgconv:avx2 u8s8", DType::F32), "U8");
+  EXPECT_EQ(kernel_precision("dnnl:brg:avx2 u8s8->u8", DType::U8), "U8");
+  EXPECT_EQ(kernel_precision("dnnl:gemm:jit s8s8->f32", DType::I8), "I8");
+  // Float fallbacks of the INT8 kernels: the parenthesis describes tensors, not arithmetic.
+  EXPECT_EQ(kernel_precision("dnnl:jit:avx2 f32(u8->f32: 8-bit weight pairs would saturate u8s8 without VNNI)", DType::U8), "");
+  EXPECT_EQ(kernel_precision("dnnl:jit:avx2 f32(u8->u8: depthwise int8 0.21ms > f32 0.12ms)", DType::U8), "");
   EXPECT_EQ(kernel_precision("dnnl:jit:avx512_core_vnni S8S8", DType::F32), "I8");
   EXPECT_EQ(kernel_precision("int8 gemm", DType::I8), "I8");
   EXPECT_EQ(kernel_precision("int8 gemm", DType::U8), "U8");
@@ -129,6 +134,7 @@ CompareResult synthetic() {
   CompareResult r;
   r.config.path_a = "a<fp32>.onnx";
   r.config.path_b = "b.onnx";
+  r.b.kernels[std::string(600, 'k') + "_end"] = 1;  // longer than any fixed buffer
   r.config.dataset = "/data/x";
   r.a.path = r.config.path_a;
   r.b.path = r.config.path_b;
@@ -183,6 +189,7 @@ TEST(ReportTest, JsonTextHtml) {
   EXPECT_NE(text.find("97.00 % (97/100"), std::string::npos) << text;
   EXPECT_NE(text.find("1.91x"), std::string::npos) << text;
   EXPECT_NE(text.find("percentile"), std::string::npos);
+  EXPECT_NE(text.find("k_end x1\n"), std::string::npos);
   std::string html = report_html(j);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_EQ(html.find("conv<script>"), std::string::npos);  // escaped
@@ -212,6 +219,15 @@ TEST(ReportTest, IdenticalLayersChart) {
   std::string html = report_html(report_json(r));
   EXPECT_NE(html.find("identical"), std::string::npos);
   EXPECT_NE(html.find("<svg"), std::string::npos);
+}
+
+TEST(ReportTest, ImageRange) {
+  EXPECT_EQ(parse_image_range("200:", 500), std::make_pair(size_t(200), size_t(500)));
+  EXPECT_EQ(parse_image_range(":10", 500), std::make_pair(size_t(0), size_t(10)));
+  EXPECT_EQ(parse_image_range("10", 500), std::make_pair(size_t(0), size_t(10)));
+  EXPECT_EQ(parse_image_range("5:1000", 50), std::make_pair(size_t(5), size_t(50)));
+  EXPECT_NE(c8test::error_of([] { parse_image_range("60:", 50); }).find("selects no images"), std::string::npos);
+  EXPECT_NE(c8test::error_of([] { parse_image_range("a:b", 50); }).find("--range 'a:b'"), std::string::npos);
 }
 
 TEST(ReportTest, AtomicWrite) {

@@ -3,15 +3,26 @@
 // reordered to plain into the output buffer (the row-major bytes of the input
 // are the row-major bytes of the output).
 #include "runtime/kernel.h"
+#include "runtime/kernels/dnnl/common.h"
 
 namespace c8 {
 namespace {
+
+// A channel-blocked layout whose spatial dims are all 1 (e.g. nChw8c of a
+// GlobalAveragePool output [N, C, 1, 1], C % 8 == 0) has the row-major bytes.
+bool same_bytes_as_plain(const dnnl::memory::desc& md) {
+  int64_t blk = 0;
+  if (!dnnlk::is_nc_dense(md, &blk)) return false;
+  for (int i = 2; i < md.data.ndims; ++i)
+    if (md.data.dims[i] != 1) return false;
+  return true;
+}
 
 class ViewKernel : public Kernel {
  public:
   explicit ViewKernel(BuildCtx& ctx) {
     const ValueInfo& x = ctx.in[0];
-    if (is_plain_md(x.md) || !dnnl_supports(x.dtype) || x.constant) {
+    if (is_plain_md(x.md) || !dnnl_supports(x.dtype) || x.constant || same_bytes_as_plain(x.md)) {
       ctx.out[0].alias_input = 0;
     } else {
       adapt_ = LayoutAdapter(*ctx.engine, x.md, plain_md(x.dtype, x.shape));

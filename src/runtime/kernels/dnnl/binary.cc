@@ -23,7 +23,7 @@ struct BinaryKernel : Kernel {
     if (sum.active()) sum.run(s, io, io.out[0]);
     prim.execute(s, {{DNNL_ARG_SRC_0, a}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, io.out[0]}});
   }
-  std::string impl() const override { return impl_of(pd); }
+  std::string impl() const override { return impl_of(pd) + (p0.needs_copy() || p1.needs_copy() ? " +reorder" : ""); }
 };
 
 md_t plain_dims(const dims_t& d, dt t) {

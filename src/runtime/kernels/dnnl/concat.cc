@@ -38,7 +38,11 @@ struct ConcatKernel : Kernel {
     }
     if (!chain.empty()) chain.run(s, io, io.out[0]);
   }
-  std::string impl() const override { return copy ? "dnnl:c8_memcpy_concat" : impl_of(pd); }
+  std::string impl() const override {
+    bool re = false;
+    for (auto& a : ads) re |= a.needed();
+    return (copy ? std::string("dnnl:c8_memcpy_concat") : impl_of(pd)) + (re ? " +reorder" : "");
+  }
 };
 
 std::unique_ptr<Kernel> make_concat(BuildCtx& ctx) {

@@ -121,7 +121,9 @@ struct ConvKernel : Kernel {
     if (has_bias) args[DNNL_ARG_BIAS] = bias_const ? bias : io.in[2];
     prim.execute(s, args);
   }
-  std::string impl() const override { return impl_of(pd); }
+  // "+reorder": the input is converted to the primitive's layout on every run
+  // (counted as reorder time by `bench --profile`).
+  std::string impl() const override { return impl_of(pd) + (src_ad.needed() ? " +reorder" : ""); }
 };
 
 std::unique_ptr<Kernel> make_conv(BuildCtx& ctx) {

@@ -72,7 +72,7 @@ struct MatmulKernel : Kernel {
     else if (bias_mode == 2) args[DNNL_ARG_BIAS] = bias_view.of(io.in[2]);
     prim.execute(s, args);
   }
-  std::string impl() const override { return impl_of(pd); }
+  std::string impl() const override { return impl_of(pd) + (a_ad.needed() || a_tr.needed() ? " +reorder" : ""); }
 };
 
 md_t plain_of_info(const ValueInfo& v) { return plain_md(v.dtype, v.shape); }

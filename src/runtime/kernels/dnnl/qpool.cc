@@ -17,7 +17,10 @@ bool is_q(const ValueInfo& v) { return v.dtype == DType::U8 || v.dtype == DType:
 struct QPoolKernel : Kernel {
   dnnl::pooling_v2_forward::primitive_desc pd;
   dnnl::pooling_v2_forward prim;
-  void execute(KernelIO& io) override { prim.execute(*io.stream, {{DNNL_ARG_SRC, io.in[0]}, {DNNL_ARG_DST, io.out[0]}}); }
+  LayoutAdapter ad;  // to channels-last when oneDNN has only ref for the arriving layout
+  void execute(KernelIO& io) override {
+    prim.execute(*io.stream, {{DNNL_ARG_SRC, ad.convert(*io.stream, io.in[0])}, {DNNL_ARG_DST, io.out[0]}});
+  }
   std::string impl() const override {
     return impl_of(pd) + (pd.src_desc().data_type() == dt::u8 ? " u8->u8" : " s8->s8");
   }
@@ -92,7 +95,7 @@ std::unique_ptr<Kernel> make_qpool(BuildCtx& ctx) {
   }
   auto k = std::make_unique<QPoolKernel>();
   try {
-    const md_t& src = ctx.in[0].md;
+    md_t src = ctx.in[0].md;
     md_t dst = md_like(src, to_dims(ys));
     auto make = [&](const md_t& dmd) {
       return dnnl::pooling_v2_forward::primitive_desc(
@@ -103,6 +106,11 @@ std::unique_ptr<Kernel> make_qpool(BuildCtx& ctx) {
       k->pd = make(dst);
     } catch (const dnnl::error&) {
       k->pd = make(md_t(to_dims(ys), src.data_type(), tag::any));
+    }
+    if (std::string(k->pd.impl_info_str()).find("ref") != std::string::npos && r == 4) {
+      src = md_t(to_dims(xs), ctx.in[0].md.data_type(), tag::nhwc);
+      k->pd = make(md_t(to_dims(ys), src.data_type(), tag::nhwc));
+      k->ad = LayoutAdapter(eng, ctx.in[0].md, src);
     }
     k->prim = dnnl::pooling_v2_forward(k->pd);
     if (!n.post_ops.empty()) return nullptr;
