@@ -48,7 +48,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
       ->check(CLI::IsMember({"minmax", "mean_minmax", "quantile", "kl", "mse"}));
   cmd->add_option("--weight-estimator", o->weight_est, "weight range estimator (per output channel)")
       ->check(CLI::IsMember({"minmax", "mean_minmax", "quantile", "kl", "mse"}));
-  cmd->add_option("--saturation-fix", o->sat, "7-bit weights against u8*s8 saturation without VNNI: auto (first_layer when the CPU has no VNNI), none, first_layer, all")
+  cmd->add_option("--saturation-fix", o->sat, "7-bit weights against u8*s8 saturation without VNNI: auto (all layers when the CPU has no VNNI, none with VNNI), none, first_layer, all")
       ->check(CLI::IsMember({"auto", "none", "first_layer", "all"}));
   cmd->add_flag("--no-bias-correction", o->no_bias, "skip the fast bias correction pass");
   cmd->add_option("--batch", o->batch, "batch size (default: the model's fixed batch, else 32)")->check(CLI::Range(1, 4096));
@@ -75,7 +75,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
         same_as_validation = true;
       }
     }
-    Preprocess p = o->pre.resolve(m.is_default ? default_model_preprocess() : Preprocess());
+    Preprocess p = o->pre.resolve(m.preprocess);
     Graph g = prepare_for_calibration(m.graph);
     InputGeometry geo = input_geometry(g, p);
     validate_preprocess(p, geo.channels);
@@ -121,6 +121,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     });
     if (bar) bar->finish();
     double t_save = now_seconds();
+    record_model_defaults(r.graph, p, m.is_default && o->dataset.empty() ? val_path : std::string());
     save_onnx(r.graph, o->output);
     double save_s = now_seconds() - t_save;
 

@@ -26,11 +26,28 @@ LoadedModel load_model_arg(const std::string& arg) {
     m.graph = load_onnx_bytes(c8_default_model, c8_default_model_size, "default model (fashion_cnn.onnx)", "");
     m.path = "default";
     m.is_default = true;
+    m.preprocess = default_model_preprocess();
+    m.default_dataset = default_model_dataset(false);
     return m;
   }
   m.graph = load_onnx(arg);
   m.path = arg;
+  auto it = m.graph.metadata.find("calibr8.preprocess");
+  if (it != m.graph.metadata.end()) {
+    try {
+      m.preprocess = preprocess_from_json(nlohmann::json::parse(it->second));
+    } catch (const std::exception& e) {
+      throw Error(arg + ": invalid calibr8.preprocess metadata: " + e.what());
+    }
+  }
+  it = m.graph.metadata.find("calibr8.dataset");
+  if (it != m.graph.metadata.end()) m.default_dataset = it->second;
   return m;
+}
+
+void record_model_defaults(Graph& g, const Preprocess& p, const std::string& dataset) {
+  g.metadata["calibr8.preprocess"] = preprocess_to_json(p).dump();
+  if (!dataset.empty()) g.metadata["calibr8.dataset"] = dataset;
 }
 
 Preprocess default_model_preprocess() {

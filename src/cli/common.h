@@ -19,8 +19,16 @@ struct LoadedModel {
   Graph graph;
   std::string path;  // display name
   bool is_default = false;
+  // What the user need not repeat: the embedded model's preprocessing, or
+  // what calibr8 recorded in a model it wrote (metadata "calibr8.preprocess",
+  // "calibr8.dataset"). Command-line flags still override.
+  Preprocess preprocess;
+  std::string default_dataset;  // validation data set, empty when unknown
 };
 LoadedModel load_model_arg(const std::string& arg);
+// Stores preprocessing (and the validation data set, if known) in a model
+// calibr8 writes, so later commands on it need no flags.
+void record_model_defaults(Graph& g, const Preprocess& p, const std::string& dataset);
 // Preprocessing and data set the embedded default model was trained with.
 Preprocess default_model_preprocess();
 std::string default_model_dataset(bool train);  // IDX spec for Fashion-MNIST test / train

@@ -69,10 +69,12 @@ CommandAction add_compare_command(CLI::App& app) {
     require_supported(b);
     std::string ds_path = o->dataset;
     if (ds_path.empty()) {
-      if (!a.is_default && !b.is_default) throw Error("--dataset is required");
-      ds_path = default_model_dataset(false);
+      ds_path = !a.default_dataset.empty() ? a.default_dataset : b.default_dataset;
+      if (ds_path.empty()) throw Error("--dataset is required");
     }
-    Preprocess p = o->pre.resolve(a.is_default || b.is_default ? default_model_preprocess() : Preprocess());
+    // Preprocessing the models carry (embedded default, or recorded by calibrate), A's first.
+    bool a_knows = a.is_default || a.graph.metadata.count("calibr8.preprocess");
+    Preprocess p = o->pre.resolve(a_knows ? a.preprocess : b.preprocess);
     InputGeometry ga = input_geometry(a.graph, p);
     InputGeometry gb;
     try {

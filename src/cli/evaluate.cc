@@ -30,10 +30,10 @@ CommandAction add_evaluate_command(CLI::App& app) {
     require_supported(m);
     std::string ds_path = o->dataset;
     if (ds_path.empty()) {
-      if (!m.is_default) throw Error("--dataset is required");
-      ds_path = default_model_dataset(false);
+      if (m.default_dataset.empty()) throw Error("--dataset is required");
+      ds_path = m.default_dataset;
     }
-    Preprocess p = o->pre.resolve(m.is_default ? default_model_preprocess() : Preprocess());
+    Preprocess p = o->pre.resolve(m.preprocess);
     InputGeometry geo = input_geometry(m.graph, p);
     validate_preprocess(p, geo.channels);
     auto ds = open_dataset(ds_path);

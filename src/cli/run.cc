@@ -29,7 +29,7 @@ CommandAction add_run_command(CLI::App& app) {
   return [o]() {
     LoadedModel m = load_model_arg(o->model);
     require_supported(m);
-    Preprocess p = o->pre.resolve(m.is_default ? default_model_preprocess() : Preprocess());
+    Preprocess p = o->pre.resolve(m.preprocess);
     InputGeometry geo = input_geometry(m.graph, p);
     validate_preprocess(p, geo.channels);
     std::vector<std::string> names;

@@ -244,7 +244,13 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   // Saturation fix: which layers get 7-bit weights.
   std::string sat = s.saturation_fix;
   bool vnni = cpu_has_vnni();
-  if (sat == "auto") sat = vnni ? "none" : "first_layer";
+  // POT's default is first_layer. Without VNNI, though, calibr8's runtime can
+  // only run a layer in INT8 when its 8-bit weights cannot saturate the
+  // 16-bit u8*s8 pair sums (|w0|+|w1| <= 128), so 8-bit layers fall back to
+  // FP32 there; with 7-bit weights everywhere they all run INT8. Measured on
+  // resnet8/cifar10 (AVX2, validation 300:2000): first_layer 76.82 % and 0.8x
+  // FP32 speed, all 77.24 % (= FP32) and 1.6x.
+  if (sat == "auto") sat = vnni ? "none" : "all";
   if (sat != "none" && sat != "first_layer" && sat != "all")
     throw Error("--saturation-fix must be auto, none, first_layer or all");
   std::set<int> seven_bit;

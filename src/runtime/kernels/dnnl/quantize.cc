@@ -2,10 +2,28 @@
 // borders of FP32 islands, the model input) as one oneDNN reorder with output
 // scales and zero points. The output keeps the arriving layout (NHWC stays
 // NHWC), so an island costs one pass over the tensor each way.
-// Numerics: oneDNN computes q = round_half_even(x * (1/s) + zp) where ONNX
-// computes round_half_even(x / s) + zp: identical except at exact .5 ties with
-// an odd zero point or a last-ulp difference of 1/s (<= 1 LSB, rare).
+// Numerics: ONNX computes q = saturate(round_half_even(x / s) + zp). A oneDNN
+// reorder computes saturate(round_half_even(x * (1/s) + zp)) instead, which
+// differs by 1 LSB at every exact .5 tie when zp is odd (the tie rounds to
+// the even q instead of the even q - zp) and wherever x * (1/s) and x / s
+// differ in the last ulp across a rounding boundary. Such ties are not rare:
+// 8-bit images normalised as (p - 127.5) / 127.5 with s = 2/255 land on a
+// tie for every pixel, and calibration gives zp 127 -- oneDNN's model-input
+// quantizer was off by 1 LSB on ~75 % of mobilenet_v1's input, > 1 LSB after
+// the stem conv and ~40 % of the deeper tensors. So per-tensor QuantizeLinear
+// on a layout without padding runs the exact ONNX formula here (AVX2:
+// division, round half to even, + zp, saturate, NaN -> 0 as in
+// kernels/ref/quantize.cc); other cases (per-axis scales, zero points all 0;
+// padded blocked layouts) keep the reorder.
+// DequantizeLinear is a oneDNN reorder: (q - zp) * s in f32, exact as ONNX.
 // Per-axis scales are supported with zero points that are all 0.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
 #include "runtime/kernels/dnnl/common.h"
 
 namespace c8::dnnlk {
@@ -52,6 +70,55 @@ md_t keep_layout(const ValueInfo& in, DType out_t) {
   return with_dtype(in.md, to_dnnl(out_t));
 }
 
+// y[i] = saturate(round_half_even(x[i] / s) + zp), NaN -> 0 (ONNX
+// QuantizeLinear, bit-exact with the reference kernel).
+template <typename T>
+void quantize_exact(const float* x, T* y, int64_t n, float s, int32_t zp) {
+  constexpr float lo = std::is_same<T, uint8_t>::value ? 0.f : -128.f;
+  constexpr float hi = std::is_same<T, uint8_t>::value ? 255.f : 127.f;
+  const float z = float(zp);
+  auto one = [&](float v) {
+    float q = std::nearbyint(v / s) + z;
+    if (std::isnan(q)) q = 0.f;
+    return T(int32_t(std::min(hi, std::max(lo, q))));
+  };
+  constexpr int64_t kChunk = 4096;
+  const int64_t nchunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (nchunks > 8)
+  for (int64_t c = 0; c < nchunks; ++c) {
+    const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
+    const __m256 vs = _mm256_set1_ps(s), vz = _mm256_set1_ps(z), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    int64_t i = b;
+    for (; i + 8 <= e; i += 8) {
+      __m256 v = _mm256_loadu_ps(x + i);
+      __m256 q = _mm256_add_ps(_mm256_round_ps(_mm256_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+      __m256 nan = _mm256_cmp_ps(q, q, _CMP_UNORD_Q);
+      q = _mm256_min_ps(_mm256_max_ps(q, vlo), vhi);
+      q = _mm256_andnot_ps(nan, q);  // NaN -> 0
+      __m256i qi = _mm256_cvtps_epi32(q);  // integral already, in [lo, hi]
+      alignas(32) int32_t t[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(t), qi);
+      for (int k = 0; k < 8; ++k) y[i + k] = T(t[k]);
+    }
+    for (; i < e; ++i) y[i] = one(x[i]);
+  }
+}
+
+// Per-tensor quantization of a dense f32 buffer into the same layout.
+struct QExactKernel : Kernel {
+  int64_t n = 0;
+  float s = 1.f;
+  int32_t zp = 0;
+  bool u8 = true;
+  void execute(KernelIO& io) override {
+    const float* x = static_cast<const float*>(io.in[0].get_data_handle());
+    void* y = io.out[0].get_data_handle();
+    if (u8) quantize_exact(x, static_cast<uint8_t*>(y), n, s, zp);
+    else quantize_exact(x, static_cast<int8_t*>(y), n, s, zp);
+  }
+  std::string impl() const override { return std::string("c8:exact f32->") + (u8 ? "u8" : "s8"); }
+};
+
 std::unique_ptr<Kernel> make_q(BuildCtx& ctx) {
   if (ctx.in.empty() || ctx.out.empty() || !is_f32(ctx.in[0])) return nullptr;
   DType ot = ctx.out[0].dtype;
@@ -60,6 +127,20 @@ std::unique_ptr<Kernel> make_q(BuildCtx& ctx) {
   int64_t zp;
   int mask;
   if (!const_params(ctx, int(ctx.in[0].shape.size()), s, zp, mask)) return nullptr;
+  const md_t& in_md = ctx.in[0].md;
+  int64_t numel = 1;
+  for (auto d : ctx.in[0].shape) numel *= d;
+  if (mask == 0 && s.size() == 1 && numel > 0 && in_md.get_size() == size_t(numel) * sizeof(float) &&
+      zp >= (ot == DType::U8 ? 0 : -128) && zp <= (ot == DType::U8 ? 255 : 127)) {
+    // Dense (no padded elements): quantize the buffer as it is, layout kept.
+    auto k = std::make_unique<QExactKernel>();
+    k->n = numel;
+    k->s = s[0];
+    k->zp = int32_t(zp);
+    k->u8 = ot == DType::U8;
+    ctx.out[0].md = keep_layout(ctx.in[0], ot);
+    return k;
+  }
   for (float& x : s) x = 1.f / x;
   dnnl::primitive_attr attr;
   attr.set_output_scales(mask, s);
