@@ -6,9 +6,8 @@
 
 namespace c8 {
 
-namespace {
-
-bool to_post_op(const Graph& g, const Node& a, PostOp& p) {
+bool activation_as_post_op(const Graph& g, const Node& a, PostOp& p) {
+  p = PostOp();
   p.kind = PostOp::Eltwise;
   p.op = a.op;
   if (!a.domain.empty()) return false;
@@ -37,8 +36,6 @@ bool to_post_op(const Graph& g, const Node& a, PostOp& p) {
   return false;
 }
 
-}  // namespace
-
 int fuse_activation(Graph& g) {
   int n = 0;
   auto cons = g.consumers();
@@ -51,7 +48,7 @@ int fuse_activation(Graph& g) {
     Node& a = g.nodes[size_t(cons[size_t(y)][0])];
     if (a.inputs.empty() || a.inputs[0] != y || a.outputs.empty()) continue;
     PostOp op;
-    if (!to_post_op(g, a, op)) continue;
+    if (!activation_as_post_op(g, a, op)) continue;
     p.post_ops.push_back(op);
     p.outputs[0] = a.outputs[0];
     g.values[size_t(a.outputs[0])].producer = int(pi);

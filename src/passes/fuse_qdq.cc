@@ -131,29 +131,10 @@ bool bias_value(Graph& g, int v, int64_t n, int& out) {
   return true;
 }
 
+// The INT8 kernels fuse only Relu and Clip (they stay exact in the quantized domain).
 bool eltwise_post_op(const Graph& g, const Node& a, PostOp& p) {
-  p = PostOp();
-  p.kind = PostOp::Eltwise;
-  p.op = a.op;
-  if (!a.domain.empty()) return false;
-  if (a.op == "Relu") return true;
-  if (a.op == "Clip") {
-    float lo = -3.4028235e38f, hi = 3.4028235e38f;
-    if (a.has("min")) lo = a.attr_f("min", lo);
-    if (a.has("max")) hi = a.attr_f("max", hi);
-    if (a.input(1) >= 0) {
-      if (!g.is_const(a.inputs[1])) return false;
-      lo = float(g.const_of(a.inputs[1]).get_f64(0));
-    }
-    if (a.input(2) >= 0) {
-      if (!g.is_const(a.inputs[2])) return false;
-      hi = float(g.const_of(a.inputs[2]).get_f64(0));
-    }
-    p.alpha = lo;
-    p.beta = hi;
-    return true;
-  }
-  return false;
+  if (!a.domain.empty() || (a.op != "Relu" && a.op != "Clip")) return false;
+  return activation_as_post_op(g, a, p);
 }
 
 void set_qattrs(Node& n, const QParams& x, const std::vector<float>& ws, bool quant_out, const QParams& y) {

@@ -22,4 +22,8 @@ inline bool is_graph_output(const Graph& g, int v) {
   return false;
 }
 
+// An activation node as an eltwise post-op (Relu, Clip with constant bounds,
+// LeakyRelu, Sigmoid, HardSwish, ...); false when it cannot be one.
+bool activation_as_post_op(const Graph& g, const Node& act, PostOp& p);
+
 }  // namespace c8
