@@ -221,4 +221,70 @@ int node_opset(const BuildCtx& ctx) {
   return 13;
 }
 
+
+bool pool_geometry(const Node& n, const std::string& op, const Shape& xs, const Shape& ys, PoolGeometry& g) {
+  int r = int(xs.size());
+  if (r < 3 || r > 5 || int(ys.size()) != r || ys[0] != xs[0] || ys[1] != xs[1]) return false;
+  for (auto v : xs) if (v <= 0) return false;
+  int sp = r - 2;
+  bool global = op == "GlobalAveragePool" || op == "GlobalMaxPool";
+  bool is_max = op == "MaxPool" || op == "GlobalMaxPool";
+  dnnl::algorithm alg = dnnl::algorithm::pooling_max;
+  dims_t &kernel = g.kernel, &strides = g.strides, &dil = g.dil, &pl = g.pl, &pr = g.pr;
+  if (global) {
+    for (int i = 0; i < sp; ++i) {
+      if (ys[size_t(i) + 2] != 1) return false;
+      kernel.push_back(xs[size_t(i) + 2]);
+      strides.push_back(1);
+      dil.push_back(0);
+      pl.push_back(0);
+      pr.push_back(0);
+    }
+    if (!is_max) alg = dnnl::algorithm::pooling_avg_exclude_padding;
+  } else {
+    auto ks = n.attr_ints("kernel_shape");
+    if (ks.size() != size_t(sp)) return false;
+    auto st = n.attr_ints("strides", std::vector<int64_t>(size_t(sp), 1));
+    auto dl = n.attr_ints("dilations", std::vector<int64_t>(size_t(sp), 1));
+    auto pads = n.attr_ints("pads", std::vector<int64_t>(size_t(2 * sp), 0));
+    if (st.size() != size_t(sp) || dl.size() != size_t(sp) || pads.size() != size_t(2 * sp)) return false;
+    std::string ap = n.attr_s("auto_pad", "NOTSET");
+    bool include_pad = !is_max && n.attr_i("count_include_pad", 0) != 0;
+    if (!is_max) alg = include_pad ? dnnl::algorithm::pooling_avg_include_padding : dnnl::algorithm::pooling_avg_exclude_padding;
+    for (int i = 0; i < sp; ++i) {
+      int64_t in = xs[size_t(i) + 2], k = ks[size_t(i)], s = st[size_t(i)], d = dl[size_t(i)], out = ys[size_t(i) + 2];
+      if (k < 1 || s < 1 || d < 1 || out < 1) return false;
+      int64_t kr = (k - 1) * d + 1;
+      int64_t l = pads[size_t(i)], rr = pads[size_t(i + sp)];
+      if (ap == "VALID") l = rr = 0;
+      else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
+        int64_t total = std::max<int64_t>(0, (out - 1) * s + kr - in);
+        l = ap == "SAME_UPPER" ? total / 2 : total - total / 2;
+        rr = total - l;
+      } else if (ap != "NOTSET" && !ap.empty()) return false;
+      if (l < 0 || rr < 0) return false;
+      // Right padding that makes oneDNN produce exactly `out` (ceil_mode).
+      int64_t need = (out - 1) * s + kr - in - l;
+      if (need > rr) {
+        if (include_pad) return false;
+        // Every window must still start inside input + left padding.
+        if ((out - 1) * s >= in + l) return false;
+        rr = need;
+      }
+      if ((in + l + rr - kr) / s + 1 != out) return false;
+      // oneDNN requires padding smaller than the kernel extent.
+      if (l >= kr || rr >= kr) return false;
+      kernel.push_back(k);
+      strides.push_back(s);
+      dil.push_back(d - 1);
+      pl.push_back(l);
+      pr.push_back(rr);
+    }
+  }
+  g.alg = alg;
+  g.is_max = is_max;
+  g.global = global;
+  return true;
+}
+
 }  // namespace c8::dnnlk

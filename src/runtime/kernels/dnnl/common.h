@@ -119,4 +119,16 @@ inline int norm_axis(int64_t a, int rank) { return int(a < 0 ? a + rank : a); }
 
 int node_opset(const BuildCtx& ctx);
 
+// ONNX pooling attributes (kernel, strides, dilations, pads, auto_pad,
+// ceil_mode via the output shape, count_include_pad) as oneDNN pooling
+// arguments, shared by the FP32 and the u8 pooling kernels. `op` is the ONNX
+// op name (MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool). False when
+// oneDNN cannot express it exactly.
+struct PoolGeometry {
+  dnnl::algorithm alg = dnnl::algorithm::pooling_max;
+  dims_t kernel, strides, dil, pl, pr;  // dil is oneDNN's (ONNX dilation - 1)
+  bool is_max = true, global = false;
+};
+bool pool_geometry(const Node& n, const std::string& op, const Shape& xs, const Shape& ys, PoolGeometry& g);
+
 }  // namespace c8::dnnlk

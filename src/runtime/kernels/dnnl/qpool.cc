@@ -35,64 +35,11 @@ std::unique_ptr<Kernel> make_qpool(BuildCtx& ctx) {
     if (ctx.out[i].present()) return nullptr;  // MaxPool Indices
   const Shape& xs = ctx.in[0].shape;
   const Shape& ys = ctx.out[0].shape;
-  int r = int(xs.size());
-  if (r < 3 || r > 5 || int(ys.size()) != r || ys[0] != xs[0] || ys[1] != xs[1]) return nullptr;
-  for (auto v : xs) if (v <= 0) return nullptr;
-  int sp = r - 2;
-  bool global = op == "GlobalAveragePool" || op == "GlobalMaxPool";
-  bool is_max = op == "MaxPool" || op == "GlobalMaxPool";
-  dnnl::algorithm alg = dnnl::algorithm::pooling_max;
-  dims_t kernel, strides, dil, pl, pr;
-  if (global) {
-    for (int i = 0; i < sp; ++i) {
-      if (ys[size_t(i) + 2] != 1) return nullptr;
-      kernel.push_back(xs[size_t(i) + 2]);
-      strides.push_back(1);
-      dil.push_back(0);
-      pl.push_back(0);
-      pr.push_back(0);
-    }
-    if (!is_max) alg = dnnl::algorithm::pooling_avg_exclude_padding;
-  } else {
-    auto ks = n.attr_ints("kernel_shape");
-    if (ks.size() != size_t(sp)) return nullptr;
-    auto st = n.attr_ints("strides", std::vector<int64_t>(size_t(sp), 1));
-    auto dl = n.attr_ints("dilations", std::vector<int64_t>(size_t(sp), 1));
-    auto pads = n.attr_ints("pads", std::vector<int64_t>(size_t(2 * sp), 0));
-    if (st.size() != size_t(sp) || dl.size() != size_t(sp) || pads.size() != size_t(2 * sp)) return nullptr;
-    std::string ap = n.attr_s("auto_pad", "NOTSET");
-    bool include_pad = !is_max && n.attr_i("count_include_pad", 0) != 0;
-    if (!is_max) alg = include_pad ? dnnl::algorithm::pooling_avg_include_padding : dnnl::algorithm::pooling_avg_exclude_padding;
-    for (int i = 0; i < sp; ++i) {
-      int64_t in = xs[size_t(i) + 2], k = ks[size_t(i)], s = st[size_t(i)], d = dl[size_t(i)], out = ys[size_t(i) + 2];
-      if (k < 1 || s < 1 || d < 1 || out < 1) return nullptr;
-      int64_t kr = (k - 1) * d + 1;
-      int64_t l = pads[size_t(i)], rr = pads[size_t(i + sp)];
-      if (ap == "VALID") l = rr = 0;
-      else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
-        int64_t total = std::max<int64_t>(0, (out - 1) * s + kr - in);
-        l = ap == "SAME_UPPER" ? total / 2 : total - total / 2;
-        rr = total - l;
-      } else if (ap != "NOTSET" && !ap.empty()) return nullptr;
-      if (l < 0 || rr < 0) return nullptr;
-      // Right padding that makes oneDNN produce exactly `out` (ceil_mode).
-      int64_t need = (out - 1) * s + kr - in - l;
-      if (need > rr) {
-        if (include_pad) return nullptr;
-        // Every window must still start inside input + left padding.
-        if ((out - 1) * s >= in + l) return nullptr;
-        rr = need;
-      }
-      if ((in + l + rr - kr) / s + 1 != out) return nullptr;
-      // oneDNN requires padding smaller than the kernel extent.
-      if (l >= kr || rr >= kr) return nullptr;
-      kernel.push_back(k);
-      strides.push_back(s);
-      dil.push_back(d - 1);
-      pl.push_back(l);
-      pr.push_back(rr);
-    }
-  }
+  PoolGeometry pg;
+  if (!pool_geometry(n, op, xs, ys, pg)) return nullptr;
+  const int r = int(xs.size());
+  dnnl::algorithm alg = pg.alg;
+  const dims_t &kernel = pg.kernel, &strides = pg.strides, &dil = pg.dil, &pl = pg.pl, &pr = pg.pr;
   auto k = std::make_unique<QPoolKernel>();
   try {
     md_t src = ctx.in[0].md;
