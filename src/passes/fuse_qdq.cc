@@ -120,8 +120,14 @@ bool bias_value(Graph& g, int v, int64_t n, int& out) {
   if (pi < 0) return false;
   const Node& d = g.nodes[size_t(pi)];
   if (d.op != "DequantizeLinear" || !d.domain.empty() || d.inputs.size() < 2 || !g.is_const(d.inputs[0]) ||
-      !g.is_const(d.inputs[1]) || d.input(2) >= 0)
+      !g.is_const(d.inputs[1]))
     return false;
+  if (d.input(2) >= 0) {  // a zero point is allowed when it is all zeros (ONNX Runtime writes one)
+    if (!g.is_const(d.inputs[2])) return false;
+    const Tensor& z = g.const_of(d.inputs[2]);
+    for (int64_t i = 0; i < z.numel(); ++i)
+      if (z.get_i64(i) != 0) return false;
+  }
   const Tensor& b = g.const_of(d.inputs[0]);
   const Tensor& s = g.const_of(d.inputs[1]);
   if (b.dtype != DType::I32 || b.numel() != n || (s.numel() != 1 && s.numel() != n)) return false;

@@ -536,6 +536,45 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
       for (int& in : Q.nodes[size_t(c)].inputs)
         if (in == a.value) in = dv;
   }
+  // Bias as INT32 behind a DequantizeLinear with scale = s_x * s_w (per
+  // output channel), the form ONNX Runtime's quantizer writes and its
+  // QLinearConv fusion expects: every runtime then adds the same integer
+  // bias instead of rounding a float one differently.
+  std::map<int, float> input_scale;  // weighted node -> scale of its quantized input 0
+  for (const ActQuantizer& a : P.acts)
+    for (int c : a.consumers) input_scale[c] = gparams[size_t(a.group)].scale;
+  int int32_biases = 0;
+  for (const WeightQuantizer& w : P.weights) {
+    Node n = Q.nodes[size_t(w.node)];
+    if ((n.op != "Conv" && n.op != "Gemm") || n.input(2) < 0 || !Q.is_const(n.inputs[2])) continue;
+    auto sit = input_scale.find(w.node);
+    if (sit == input_scale.end()) continue;
+    const Tensor& bt = Q.const_of(n.inputs[2]);
+    const WeightQuant& q = wq.at(w.node);
+    size_t C = q.scales.size() == 1 ? size_t(bt.numel()) : q.scales.size();
+    if (bt.dtype != DType::F32 || bt.rank() != 1 || size_t(bt.numel()) != C) continue;
+    std::vector<float> scale(C);
+    Tensor bq(DType::I32, {int64_t(C)});
+    bool fits = true;
+    for (size_t c = 0; c < C; ++c) {
+      scale[c] = sit->second * q.scales[q.scales.size() == 1 ? 0 : c];
+      double v = scale[c] > 0 ? std::nearbyint(double(bt.data<float>()[c]) / double(scale[c])) : 0.0;
+      fits &= scale[c] > 0 && std::fabs(v) < 2147483000.0;
+      bq.data<int32_t>()[c] = fits ? int32_t(v) : 0;
+    }
+    if (!fits) continue;  // keep the float bias
+    const std::string base = Q.values[size_t(n.inputs[2])].name;
+    int qi = Q.add_constant(Q.unique_name(base + "_quantized"), bq);
+    int si = Q.add_constant(Q.unique_name(base + "_scale"), Tensor::from_f32({int64_t(C)}, scale));
+    int zi = Q.add_constant(Q.unique_name(base + "_zero_point"), Tensor(DType::I32, {int64_t(C)}));
+    int dv = Q.add_value(Q.unique_name(base + "_dequantized"), DType::F32);
+    Q.values[size_t(dv)].shape = {int64_t(C)};
+    Q.values[size_t(dv)].has_shape = true;
+    int dn = Q.add_node("DequantizeLinear", {qi, si, zi}, {dv}, Q.unique_name(base + "_DequantizeLinear"));
+    Q.nodes[size_t(dn)].set_i("axis", 0);
+    Q.nodes[size_t(w.node)].inputs[2] = dv;
+    ++int32_biases;
+  }
   if (Q.opset < 13) Q.opset = 13;
   nlohmann::json settings = {{"method", "default"},
                              {"preset", s.preset},

@@ -105,13 +105,32 @@ TEST(QuantCalibrate, SmallNetQdqStructure) {
   auto h = r.graph.op_histogram();
   EXPECT_EQ(h["Conv"], 2);
   EXPECT_EQ(h["Softmax"], 1);
-  EXPECT_EQ(h["DequantizeLinear"], h["QuantizeLinear"] + 3);  // + one per weight
+  int bias_dq = 0;
+  for (const Node& n : r.graph.nodes)
+    if (n.op == "DequantizeLinear" && r.graph.is_const(n.inputs[0]) && r.graph.const_of(n.inputs[0]).dtype == DType::I32)
+      ++bias_dq;
+  EXPECT_GE(bias_dq, 1) << "biases are stored as INT32 behind a DequantizeLinear";
+  EXPECT_EQ(h["DequantizeLinear"], h["QuantizeLinear"] + 3 + bias_dq);  // + one per weight and per bias
   EXPECT_EQ(r.graph.opset, 13);
   EXPECT_EQ(r.graph.verify(), "");
   // Weights: INT8 per output channel; first layer 7-bit only without VNNI.
   for (const Node& n : r.graph.nodes) {
     if (n.op != "DequantizeLinear" || !r.graph.is_const(n.inputs[0])) continue;
     const Tensor& q = r.graph.const_of(n.inputs[0]);
+    if (q.dtype == DType::I32) {  // bias: scale = input scale x weight scale, per output channel
+      const Node* conv = nullptr;
+      for (const Node& c : r.graph.nodes)
+        if (c.input(2) == n.outputs[0]) conv = &c;
+      ASSERT_NE(conv, nullptr);
+      const Node& wdq = r.graph.nodes[size_t(r.graph.values[size_t(conv->inputs[1])].producer)];
+      const Node& xdq = r.graph.nodes[size_t(r.graph.values[size_t(conv->inputs[0])].producer)];
+      float sx = float(r.graph.const_of(xdq.inputs[1]).get_f64(0));
+      const Tensor& sw = r.graph.const_of(wdq.inputs[1]);
+      const Tensor& sb = r.graph.const_of(n.inputs[1]);
+      ASSERT_EQ(sb.numel(), sw.numel());
+      for (int64_t c = 0; c < sb.numel(); ++c) EXPECT_FLOAT_EQ(float(sb.get_f64(c)), sx * float(sw.get_f64(c)));
+      continue;
+    }
     EXPECT_EQ(q.dtype, DType::I8);
     EXPECT_EQ(n.attr_i("axis", 1), 0);
     EXPECT_EQ(r.graph.const_of(n.inputs[1]).numel(), q.shape[0]);
