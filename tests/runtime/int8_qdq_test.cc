@@ -475,40 +475,7 @@ TEST(Int8Qdq, MobileNetV1Imagenet) {
   check_real_model("models/mobilenet_v1_0.25_224.onnx", "data/imagenet-sample-500", 8, 100, 224, 127.5f, 127.5f, 0.99, false);
 }
 
-// Speed print (not an assertion): INT8 vs FP32 latency, batch 1, 1 thread.
-TEST(Int8Qdq, SpeedPrint) {
-  std::vector<std::string> models{std::string(C8_SOURCE_DIR) + "/build/models/resnet50.onnx",
-                                  shared("models/mobilenet_v1_0.25_224.onnx"),
-                                  shared("models/resnet8_cifar10_mlperftiny.onnx")};
-  for (const std::string& m : models) {
-    if (!std::filesystem::exists(m)) {
-      std::printf("skip %s (missing)\n", m.c_str());
-      continue;
-    }
-    Graph f = load_onnx(m);
-    Shape sh = f.values[size_t(f.inputs[0])].shape;
-    if (sh.empty() || sh[0] < 1) sh[0] = 1;
-    std::vector<Tensor> calib{random_t(sh, 1, -1, 1), random_t(sh, 2, -1, 1)};
-    Graph q = make_qdq(f, calib);
-    Session fp(f), i8(q);
-    Tensor x = random_t(sh, 3, -1, 1);
-    auto bench = [&](Session& s) {
-      for (int i = 0; i < 3; ++i) s.run({x});
-      std::vector<double> t;
-      for (int i = 0; i < 15; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        s.run({x});
-        t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      }
-      std::sort(t.begin(), t.end());
-      return t[t.size() / 2];
-    };
-    double a = bench(fp), b = bench(i8), a2 = bench(fp), b2 = bench(i8);
-    a = std::min(a, a2);
-    b = std::min(b, b2);
-    std::printf("SPEED %s: FP32 %.2f ms, INT8 %.2f ms, INT8/FP32 %.2f\n", std::filesystem::path(m).filename().c_str(), a, b, b / a);
-  }
-}
+// INT8 speed lives in bench/int8_vs_ort.sh (calibr8 vs ONNX Runtime on the same QDQ file).
 
 namespace {
 
