@@ -18,8 +18,8 @@
 // weights, see RUNTIME-FACTS.md).
 //
 // impl(): "dnnl:<oneDNN impl> <precision>", precision e.g. "u8s8->u8" or
-// "f32(u8->u8: depthwise int8 0.21ms > f32 0.12ms)". Env C8_QCONV_DW=int8|f32
-// forces the depthwise choice.
+// "f32(u8->u8: depthwise INT8 is slower than FP32 on AVX-512 ...)". Env
+// C8_QCONV_DW=int8|f32 forces the depthwise choice.
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -331,34 +331,6 @@ md_t out_md_of(const QConvKernel& k, const QParamsN& q) {
   return q.quant_out ? with_dtype(k.pd.dst_desc(), to_dnnl(q.yt)) : k.pd.dst_desc();
 }
 
-// Median-free min of a few timed runs on scratch buffers.
-double time_kernel(const BuildCtx& ctx, QConvKernel& k, const md_t& out_md) {
-  const dnnl::engine& eng = *ctx.engine;
-  dnnl::stream s(eng);
-  KernelIO io;
-  io.stream = &s;
-  for (size_t i = 0; i < ctx.in.size(); ++i) {
-    if (i == 1 || i == 2 || !ctx.in[i].present()) {
-      io.in.emplace_back();
-      continue;
-    }
-    dnnl::memory m(ctx.in[i].md, eng);
-    std::memset(m.get_data_handle(), 1, ctx.in[i].md.get_size());
-    io.in.push_back(m);
-  }
-  io.out.push_back(dnnl::memory(out_md, eng));
-  for (int i = 0; i < 3; ++i) k.execute(io);
-  s.wait();
-  double best = 1e30;
-  for (int r = 0; r < 5; ++r) {
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < 3; ++i) k.execute(io);
-    s.wait();
-    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / 3);
-  }
-  return best;
-}
-
 std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
   const Node& n = *ctx.node;
   if (ctx.in.size() < 2 || ctx.out.empty() || !ctx.in[1].constant || ctx.in[1].dtype != DType::I8) return nullptr;
@@ -403,30 +375,27 @@ std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
       k8.reset();
     }
   }
+  // Depthwise: INT8 or FP32 by a fixed rule per ISA, never by timing at plan
+  // time (a timed choice could differ between two processes on a noisy
+  // machine, and with it the output bits). Measured: on AVX2 (this machine)
+  // oneDNN 2.6's INT8 depthwise is faster (e.g. 0.042 vs 0.072 ms per layer on
+  // mobilenet_v1); on AVX-512 its brdgmm_dw INT8 kernel is slower than FP32
+  // (0.161 vs 0.122 ms, ../shared/RUNTIME-FACTS.md). Env C8_QCONV_DW=int8|f32 overrides.
   if (k8 && depthwise) {
     const char* force = std::getenv("C8_QCONV_DW");
     std::string f = force ? force : "auto";
-    if (f != "int8") {
+    // cpu_isa values are bit sets: avx512_core's bits are in every AVX-512 core ISA, not in avx2_vnni.
+    unsigned isa = unsigned(dnnl::get_effective_cpu_isa()), avx512 = unsigned(dnnl::cpu_isa::avx512_core);
+    bool want_f32 = f == "f32" || (f == "auto" && (isa & avx512) == avx512);
+    if (want_f32) {
       try {
         kf = build_f32(ctx, g, q, nullptr);
       } catch (const dnnl::error&) {
         kf.reset();
       }
-      if (kf && f == "f32") {
+      if (kf) {
+        why = f == "f32" ? ": forced by C8_QCONV_DW" : ": depthwise INT8 is slower than FP32 on AVX-512 in oneDNN 2.6";
         k8.reset();
-        why = ": forced by C8_QCONV_DW";
-      } else if (kf) {
-        double t8 = time_kernel(ctx, *k8, out_md_of(*k8, q));
-        double tf = time_kernel(ctx, *kf, out_md_of(*kf, q));
-        char buf[128];
-        if (tf < t8) {
-          std::snprintf(buf, sizeof buf, ": depthwise int8 %.3fms > f32 %.3fms", t8, tf);
-          why = buf;
-          k8.reset();
-        } else {
-          std::snprintf(buf, sizeof buf, " (depthwise int8 %.3fms <= f32 %.3fms)", t8, tf);
-          k8->precision += buf;
-        }
       }
     }
   }
