@@ -287,4 +287,63 @@ bool pool_geometry(const Node& n, const std::string& op, const Shape& xs, const 
   return true;
 }
 
+bool conv_geom(const BuildCtx& ctx, ConvGeom& g) {
+  const Node& n = *ctx.node;
+  const Shape& xs = ctx.in[0].shape;
+  const Shape& ws = ctx.in[1].shape;
+  const Shape& ys = ctx.out[0].shape;
+  int r = int(xs.size());
+  if (r < 3 || r > 5 || int(ws.size()) != r || int(ys.size()) != r) return false;
+  for (auto v : xs) if (v <= 0) return false;
+  for (auto v : ys) if (v <= 0) return false;
+  g.sp = r - 2;
+  g.group = n.attr_i("group", 1);
+  g.M = ws[0];
+  g.C = xs[1];
+  if (g.group < 1 || g.C % g.group || g.M % g.group || ws[1] * g.group != g.C) return false;
+  auto ks = n.attr_ints("kernel_shape");
+  for (int i = 0; i < g.sp && !ks.empty(); ++i)
+    if (ks.size() != size_t(g.sp) || ks[size_t(i)] != ws[size_t(i) + 2]) return false;
+  auto strides = n.attr_ints("strides", std::vector<int64_t>(size_t(g.sp), 1));
+  auto dil = n.attr_ints("dilations", std::vector<int64_t>(size_t(g.sp), 1));
+  auto pads = n.attr_ints("pads", std::vector<int64_t>(size_t(2 * g.sp), 0));
+  if (strides.size() != size_t(g.sp) || dil.size() != size_t(g.sp) || pads.size() != size_t(2 * g.sp)) return false;
+  std::string ap = n.attr_s("auto_pad", "NOTSET");
+  for (int i = 0; i < g.sp; ++i) {
+    int64_t in = xs[size_t(i) + 2], k = ws[size_t(i) + 2], s = strides[size_t(i)], d = dil[size_t(i)], out = ys[size_t(i) + 2];
+    if (s < 1 || d < 1) return false;
+    int64_t kr = (k - 1) * d + 1;
+    int64_t l = pads[size_t(i)], rr = pads[size_t(i + g.sp)];
+    if (ap == "VALID") l = rr = 0;
+    else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
+      int64_t total = std::max<int64_t>(0, (out - 1) * s + kr - in);
+      l = ap == "SAME_UPPER" ? total / 2 : total - total / 2;
+      rr = total - l;
+    } else if (ap != "NOTSET" && !ap.empty()) return false;
+    if (l < 0 || rr < 0) return false;
+    if ((in + l + rr - kr) / s + 1 != out || in + l + rr < kr) return false;
+    g.strides.push_back(s);
+    g.dil.push_back(d - 1);
+    g.pl.push_back(l);
+    g.pr.push_back(rr);
+  }
+  g.src = to_dims(xs);
+  g.dst = to_dims(ys);
+  g.wei_user_plain = to_dims(ws);
+  if (g.group > 1) {
+    g.wei = {g.group, g.M / g.group, ws[1]};
+    for (int i = 0; i < g.sp; ++i) g.wei.push_back(ws[size_t(i) + 2]);
+  } else {
+    g.wei = to_dims(ws);
+  }
+  g.bias = {g.M};
+  return true;
+}
+
+md_t plain_dims(const dims_t& d, dt t) {
+  dims_t strides(d.size(), 1);
+  for (int i = int(d.size()) - 2; i >= 0; --i) strides[size_t(i)] = strides[size_t(i) + 1] * d[size_t(i) + 1];
+  return md_t(d, t, strides);
+}
+
 }  // namespace c8::dnnlk

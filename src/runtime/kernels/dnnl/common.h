@@ -131,4 +131,18 @@ struct PoolGeometry {
 };
 bool pool_geometry(const Node& n, const std::string& op, const Shape& xs, const Shape& ys, PoolGeometry& g);
 
+// ONNX Conv attributes (group, strides, dilations, pads, auto_pad) checked
+// against the input/weight/output shapes and turned into oneDNN dims; shared
+// by the FP32 and the INT8 convolution kernels. False when oneDNN cannot
+// express the node exactly.
+struct ConvGeom {
+  int sp = 0;  // spatial rank
+  int64_t group = 1, M = 0, C = 0;
+  dims_t src, wei, wei_user_plain /* ONNX [M, C/g, k...] */, dst, bias;
+  dims_t strides, dil, pl, pr;  // oneDNN conventions (dilation - 1)
+};
+bool conv_geom(const BuildCtx& ctx, ConvGeom& g);
+// Row-major descriptor of dims `d`.
+md_t plain_dims(const dims_t& d, dt t);
+
 }  // namespace c8::dnnlk

@@ -33,66 +33,8 @@ namespace {
 
 using conv = dnnl::convolution_forward;
 
-struct Geom {
-  int sp = 0;
-  int64_t group = 1, M = 0, C = 0;
-  dims_t src, wei, dst, strides, dil, pl, pr;
-};
 
-bool geom(const BuildCtx& ctx, Geom& g) {
-  const Node& n = *ctx.node;
-  const Shape& xs = ctx.in[0].shape;
-  const Shape& ws = ctx.in[1].shape;
-  const Shape& ys = ctx.out[0].shape;
-  int r = int(xs.size());
-  if (r < 3 || r > 5 || int(ws.size()) != r || int(ys.size()) != r) return false;
-  for (auto v : xs) if (v <= 0) return false;
-  for (auto v : ys) if (v <= 0) return false;
-  g.sp = r - 2;
-  g.group = n.attr_i("group", 1);
-  g.M = ws[0];
-  g.C = xs[1];
-  if (g.group < 1 || g.C % g.group || g.M % g.group || ws[1] * g.group != g.C) return false;
-  auto strides = n.attr_ints("strides", std::vector<int64_t>(size_t(g.sp), 1));
-  auto dil = n.attr_ints("dilations", std::vector<int64_t>(size_t(g.sp), 1));
-  auto pads = n.attr_ints("pads", std::vector<int64_t>(size_t(2 * g.sp), 0));
-  if (strides.size() != size_t(g.sp) || dil.size() != size_t(g.sp) || pads.size() != size_t(2 * g.sp)) return false;
-  std::string ap = n.attr_s("auto_pad", "NOTSET");
-  for (int i = 0; i < g.sp; ++i) {
-    int64_t in = xs[size_t(i) + 2], k = ws[size_t(i) + 2], s = strides[size_t(i)], d = dil[size_t(i)], out = ys[size_t(i) + 2];
-    if (s < 1 || d < 1) return false;
-    int64_t kr = (k - 1) * d + 1;
-    int64_t l = pads[size_t(i)], rr = pads[size_t(i + g.sp)];
-    if (ap == "VALID") l = rr = 0;
-    else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
-      int64_t total = std::max<int64_t>(0, (out - 1) * s + kr - in);
-      l = ap == "SAME_UPPER" ? total / 2 : total - total / 2;
-      rr = total - l;
-    } else if (ap != "NOTSET" && !ap.empty()) return false;
-    if (l < 0 || rr < 0 || (in + l + rr - kr) / s + 1 != out || in + l + rr < kr) return false;
-    g.strides.push_back(s);
-    g.dil.push_back(d - 1);
-    g.pl.push_back(l);
-    g.pr.push_back(rr);
-  }
-  g.src = to_dims(xs);
-  g.dst = to_dims(ys);
-  if (g.group > 1) {
-    g.wei = {g.group, g.M / g.group, ws[1]};
-    for (int i = 0; i < g.sp; ++i) g.wei.push_back(ws[size_t(i) + 2]);
-  } else {
-    g.wei = to_dims(ws);
-  }
-  return true;
-}
-
-md_t plain_dims(const dims_t& d, dt t) {
-  dims_t strides(d.size(), 1);
-  for (int i = int(d.size()) - 2; i >= 0; --i) strides[size_t(i)] = strides[size_t(i) + 1] * d[size_t(i) + 1];
-  return md_t(d, t, strides);
-}
-
-conv::primitive_desc make_pd(const dnnl::engine& eng, const Geom& g, const md_t& src, dt wt, dt dst_t, bool bias,
+conv::primitive_desc make_pd(const dnnl::engine& eng, const ConvGeom& g, const md_t& src, dt wt, dt dst_t, bool bias,
                              const dnnl::primitive_attr& attr) {
   md_t wmd(g.wei, wt, tag::any), dmd(g.dst, dst_t, tag::any);
   md_t bmd = bias ? md_t({g.M}, dt::f32, tag::a) : md_t();
@@ -220,7 +162,7 @@ bool pair_saturation_risk(const Tensor& w, int64_t M, int64_t Cg, int64_t ksz) {
   return false;
 }
 
-std::unique_ptr<QConvKernel> build_int8(const BuildCtx& ctx, const Geom& g, const QParamsN& q) {
+std::unique_ptr<QConvKernel> build_int8(const BuildCtx& ctx, const ConvGeom& g, const QParamsN& q) {
   const dnnl::engine& eng = *ctx.engine;
   const Node& n = *ctx.node;
   dnnl::primitive_attr attr;
@@ -276,7 +218,7 @@ std::unique_ptr<QConvKernel> build_int8(const BuildCtx& ctx, const Geom& g, cons
   return k;
 }
 
-std::unique_ptr<QConvKernel> build_f32(const BuildCtx& ctx, const Geom& g, const QParamsN& q, const md_t* out_md) {
+std::unique_ptr<QConvKernel> build_f32(const BuildCtx& ctx, const ConvGeom& g, const QParamsN& q, const md_t* out_md) {
   const dnnl::engine& eng = *ctx.engine;
   const Node& n = *ctx.node;
   dnnl::post_ops ops;
@@ -338,8 +280,8 @@ std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
   q.xt = ctx.in[0].dtype;
   q.yt = ctx.out[0].dtype;
   if ((q.xt != DType::U8 && q.xt != DType::I8) || (q.yt != DType::U8 && q.yt != DType::I8 && q.yt != DType::F32)) return nullptr;
-  Geom g;
-  if (!geom(ctx, g)) return nullptr;
+  ConvGeom g;
+  if (!conv_geom(ctx, g)) return nullptr;
   q.sx = n.attr_f("x_scale", 1.f);
   q.zx = n.attr_i("x_zero_point", 0);
   q.quant_out = q.yt != DType::F32;
