@@ -69,19 +69,8 @@ std::unique_ptr<Kernel> make_binary(BuildCtx& ctx) {
 
   dnnl::post_ops ops;
   if (negate) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, -1.f, 0.f);
-  int sum_in = -1;
-  {
-    dnnl::post_ops node_ops;
-    if (!append_post_ops(n, node_ops, &sum_in)) return nullptr;
-    std::vector<EltStep> steps;
-    for (const PostOp& po : n.post_ops) {
-      if (po.kind == PostOp::Sum) ops.append_sum(1.f);
-      else {
-        eltwise_steps(po.op, nullptr, &po, steps);
-        for (auto& st : steps) ops.append_eltwise(1.f, st.alg, st.alpha, st.beta);
-      }
-    }
-  }
+  int sum_in = -1;  // appended after the negation, which must come first
+  if (!append_post_ops(n, ops, &sum_in)) return nullptr;
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
   try {

@@ -108,20 +108,9 @@ std::unique_ptr<Kernel> make_gemm(BuildCtx& ctx) {
   if (has_c && !c_as_sum && !ctx.in[2].constant && beta != 1.f) return nullptr;
   dnnl::post_ops ops;
   if (c_as_sum) ops.append_sum(beta);
-  int sum_in = -1;
-  {
-    dnnl::post_ops node_ops;
-    if (!append_post_ops(n, node_ops, &sum_in)) return nullptr;
-    if (c_as_sum && sum_in >= 0) return nullptr;  // one sum post-op only
-    std::vector<EltStep> steps;
-    for (const PostOp& po : n.post_ops) {
-      if (po.kind == PostOp::Sum) ops.append_sum(1.f);
-      else {
-        eltwise_steps(po.op, nullptr, &po, steps);
-        for (auto& st : steps) ops.append_eltwise(1.f, st.alg, st.alpha, st.beta);
-      }
-    }
-  }
+  int sum_in = -1;  // appended after C's sum
+  if (!append_post_ops(n, ops, &sum_in)) return nullptr;
+  if (c_as_sum && sum_in >= 0) return nullptr;  // one sum post-op only
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
 
