@@ -41,20 +41,26 @@ struct ConcatKernel : Kernel {
   std::string impl() const override {
     bool re = false;
     for (auto& a : ads) re |= a.needed();
-    return (copy ? std::string("dnnl:c8_memcpy_concat") : impl_of(pd)) + (re ? " +reorder" : "");
+    dt d = pd.dst_desc().data_type();
+    std::string type = d == dt::u8 ? " u8" : d == dt::s8 ? " s8" : "";
+    return (copy ? std::string("dnnl:c8_memcpy_concat") : impl_of(pd)) + type + (re ? " +reorder" : "");
   }
 };
 
 std::unique_ptr<Kernel> make_concat(BuildCtx& ctx) {
   const Node& n = *ctx.node;
   const dnnl::engine& eng = *ctx.engine;
-  if (ctx.in.empty() || ctx.out.empty() || !is_f32(ctx.out[0])) return nullptr;
+  // FP32, or u8/s8 between INT8 layers (the same-scale Concat fuse_qdq leaves).
+  if (ctx.in.empty() || ctx.out.empty()) return nullptr;
+  const DType t = ctx.out[0].dtype;
+  if (t != DType::F32 && t != DType::U8 && t != DType::I8) return nullptr;
+  if (t != DType::F32 && !n.post_ops.empty()) return nullptr;
   int r = int(ctx.out[0].shape.size());
   if (r < 1 || r > 6) return nullptr;
   int axis = norm_axis(n.attr_i("axis", 1), r);
   if (axis < 0 || axis >= r) return nullptr;
   for (auto& v : ctx.in) {
-    if (!is_f32(v) || int(v.shape.size()) != r) return nullptr;
+    if (v.dtype != t || int(v.shape.size()) != r) return nullptr;
     for (auto d : v.shape) if (d <= 0) return nullptr;  // oneDNN rejects empty inputs
   }
   auto k = std::make_unique<ConcatKernel>();
@@ -63,7 +69,7 @@ std::unique_ptr<Kernel> make_concat(BuildCtx& ctx) {
     std::vector<md_t> srcs;
     for (auto& v : ctx.in) {
       md_t want = md_like(first, v.md.dims());
-      if (want.data.ndims == 0) want = plain_md(DType::F32, v.shape);
+      if (want.data.ndims == 0) want = plain_md(v.dtype, v.shape);
       k->ads.emplace_back(eng, v.md, want);
       srcs.push_back(want);
     }

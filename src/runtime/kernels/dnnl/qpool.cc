@@ -3,7 +3,7 @@
 // moved behind the pool), and calibr8::QAveragePool / QGlobalAveragePool
 // (DQ -> AveragePool -> Q with equal parameters: the average of the
 // quantized values, rounded half to even). The layout arriving is kept
-// (NHWC in, NHWC out). Plus Concat of same-type uint8/int8 inputs.
+// (NHWC in, NHWC out). u8/s8 Concat is the shared kernel in concat.cc.
 // Geometry follows pool.cc (ceil_mode via a grown right padding).
 #include <unordered_map>
 
@@ -69,61 +69,10 @@ std::unique_ptr<Kernel> make_qpool(BuildCtx& ctx) {
 }
 
 
-struct QConcatKernel : Kernel {
-  dnnl::concat::primitive_desc pd;
-  dnnl::concat prim;
-  std::vector<LayoutAdapter> ads;
-  void execute(KernelIO& io) override {
-    dnnl::stream& s = *io.stream;
-    std::unordered_map<int, dnnl::memory> args;
-    for (size_t i = 0; i < ads.size(); ++i) args[DNNL_ARG_MULTIPLE_SRC + int(i)] = ads[i].convert(s, io.in[i]);
-    args[DNNL_ARG_DST] = io.out[0];
-    prim.execute(s, args);
-  }
-  std::string impl() const override { return impl_of(pd) + (pd.dst_desc().data_type() == dt::u8 ? " u8" : " s8"); }
-};
-
-std::unique_ptr<Kernel> make_qconcat(BuildCtx& ctx) {
-  const Node& n = *ctx.node;
-  const dnnl::engine& eng = *ctx.engine;
-  if (ctx.in.empty() || ctx.out.empty() || !is_q(ctx.out[0]) || !n.post_ops.empty()) return nullptr;
-  int r = int(ctx.out[0].shape.size());
-  if (r < 1 || r > 6) return nullptr;
-  int axis = norm_axis(n.attr_i("axis", 1), r);
-  for (auto& v : ctx.in) {
-    if (v.dtype != ctx.out[0].dtype || int(v.shape.size()) != r) return nullptr;
-    for (auto d : v.shape) if (d <= 0) return nullptr;
-  }
-  auto k = std::make_unique<QConcatKernel>();
-  try {
-    const md_t& first = ctx.in[0].md;
-    std::vector<md_t> srcs;
-    for (auto& v : ctx.in) {
-      md_t want = md_like(first, v.md.dims());
-      if (want.data.ndims == 0) want = plain_md(v.dtype, v.shape);
-      k->ads.emplace_back(eng, v.md, want);
-      srcs.push_back(want);
-    }
-    md_t dst = md_like(first, to_dims(ctx.out[0].shape));
-    try {
-      if (dst.data.ndims == 0) throw dnnl::error(dnnl_invalid_arguments, "no like md");
-      k->pd = dnnl::concat::primitive_desc(dst, axis, srcs, eng);
-    } catch (const dnnl::error&) {
-      k->pd = dnnl::concat::primitive_desc(axis, srcs, eng);
-    }
-    k->prim = dnnl::concat(k->pd);
-    ctx.out[0].md = k->pd.dst_desc();
-  } catch (const dnnl::error&) {
-    return nullptr;
-  }
-  return k;
-}
-
 C8_REGISTER_FAST_KERNEL("MaxPool", 90, make_qpool);
 C8_REGISTER_FAST_KERNEL("GlobalMaxPool", 90, make_qpool);
 C8_REGISTER_FAST_KERNEL("QAveragePool", 100, make_qpool);
 C8_REGISTER_FAST_KERNEL("QGlobalAveragePool", 100, make_qpool);
-C8_REGISTER_FAST_KERNEL("Concat", 90, make_qconcat);
 
 }  // namespace
 }  // namespace c8::dnnlk
