@@ -85,29 +85,32 @@ static int64_t numel_known(const Shape& s) {
 double graph_gflop(const Graph& g) {
   double flop = 0;
   for (const Node& n : g.nodes) {
-    if (n.dead || !n.domain.empty() || n.inputs.size() < 2 || n.outputs.empty() || n.outputs[0] < 0) continue;
+    if (n.dead || n.inputs.size() < 2 || n.outputs.empty() || n.outputs[0] < 0) continue;
+    // INT8 layers count as the op they replaced (QConv = Conv, QGemm = Gemm without transA).
+    std::string op = n.domain.empty() ? n.op : n.domain == "calibr8" && n.op == "QConv" ? "Conv"
+                                             : n.domain == "calibr8" && n.op == "QGemm" ? "MatMul" : "";
     if (n.inputs[0] < 0 || n.inputs[1] < 0) continue;
     const Value& x = g.values[size_t(n.inputs[0])];
     const Value& w = g.values[size_t(n.inputs[1])];
     const Value& y = g.values[size_t(n.outputs[0])];
     if (!x.has_shape || !w.has_shape || !y.has_shape) continue;
-    if (n.op == "Conv") {
+    if (op == "Conv") {
       // each output element: C/group * prod(k) MACs; W is [M, C/g, k...]
       int64_t out = numel_known(y.shape), per = numel_known(w.shape);
       if (out < 0 || per < 0 || w.shape.empty() || w.shape[0] <= 0) continue;
       flop += 2.0 * double(out) * double(per / w.shape[0]);
-    } else if (n.op == "ConvTranspose") {
+    } else if (op == "ConvTranspose") {
       // each input element scatters into M/g * prod(k) outputs; W is [C, M/g, k...]
       int64_t in = numel_known(x.shape), per = numel_known(w.shape);
       if (in < 0 || per < 0 || w.shape.empty() || w.shape[0] <= 0 || x.shape.size() < 2 || x.shape[1] <= 0) continue;
       flop += 2.0 * double(in) * double(per / w.shape[0]);
-    } else if (n.op == "Gemm") {
+    } else if (op == "Gemm") {
       if (x.shape.size() != 2 || y.shape.size() != 2) continue;
       int64_t K = n.attr_i("transA", 0) ? x.shape[0] : x.shape[1];
       int64_t out = numel_known(y.shape);
       if (out < 0 || K < 0) continue;
       flop += 2.0 * double(out) * double(K);
-    } else if (n.op == "MatMul") {
+    } else if (op == "MatMul") {
       if (x.shape.empty()) continue;
       int64_t K = x.shape.back(), out = numel_known(y.shape);
       if (out < 0 || K < 0) continue;
