@@ -38,6 +38,17 @@ Tensor& ref_output(std::vector<Tensor>& out, size_t k, DType dt, const Shape& sh
   return t;
 }
 
+std::vector<TypeShape> type_shapes_of(const std::vector<Tensor>& in) {
+  std::vector<TypeShape> r(in.size());
+  for (size_t i = 0; i < in.size(); ++i)
+    if (in[i].defined()) {
+      r[i].dtype = in[i].dtype;
+      r[i].shape = in[i].shape;
+      r[i].value = &in[i];
+    }
+  return r;
+}
+
 std::string node_label(const Node& n) { return "node '" + n.name + "' (" + n.op + ")"; }
 
 void node_error(const Node& n, const std::string& what) { throw Error(node_label(n) + ": " + what); }

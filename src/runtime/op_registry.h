@@ -51,6 +51,10 @@ std::vector<std::string> registered_ops();
 // it matches, allocates otherwise.
 Tensor& ref_output(std::vector<Tensor>& out, size_t k, DType dt, const Shape& shape);
 
+// What shape inference knows about tensors that are all present (a reference
+// kernel computing its output shape by calling its own infer function).
+std::vector<TypeShape> type_shapes_of(const std::vector<Tensor>& in);
+
 // Helpers for error messages and attribute checks.
 std::string node_label(const Node& n);  // "node 'conv1' (Conv)"
 [[noreturn]] void node_error(const Node& n, const std::string& what);

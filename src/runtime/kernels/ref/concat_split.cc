@@ -8,17 +8,6 @@
 namespace c8 {
 namespace {
 
-std::vector<TypeShape> ts_of(const std::vector<Tensor>& in) {
-  std::vector<TypeShape> r(in.size());
-  for (size_t i = 0; i < in.size(); ++i)
-    if (in[i].defined()) {
-      r[i].dtype = in[i].dtype;
-      r[i].shape = in[i].shape;
-      r[i].value = &in[i];
-    }
-  return r;
-}
-
 // ---------------------------------------------------------------- Concat
 std::vector<TypeShape> infer_concat(const Node& n, const std::vector<TypeShape>& in) {
   if (in.empty()) node_error(n, "needs at least one input");
@@ -49,7 +38,7 @@ std::vector<TypeShape> infer_concat(const Node& n, const std::vector<TypeShape>&
 }
 
 void ref_concat(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
-  auto ts = infer_concat(n, ts_of(in));
+  auto ts = infer_concat(n, type_shapes_of(in));
   const Shape& os = ts[0].shape;
   int64_t axis = norm_axis(n, n.attr_i("axis", 0), int64_t(os.size()));
   Tensor& o = ref_output(out, 0, in[0].dtype, os);
@@ -114,7 +103,7 @@ std::vector<TypeShape> infer_split(const Node& n, const std::vector<TypeShape>& 
 }
 
 void ref_split(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
-  auto ts = infer_split(n, ts_of(in));
+  auto ts = infer_split(n, type_shapes_of(in));
   const Shape& x = in[0].shape;
   int64_t axis = norm_axis(n, n.attr_i("axis", 0), int64_t(x.size()));
   size_t es = dtype_size(in[0].dtype);

@@ -193,7 +193,7 @@ void ref_trilu(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>
   bool upper = n.attr_i("upper", 1) != 0;
   Tensor& o = ref_output(out, 0, x.dtype, x.shape);
   int64_t R = x.shape[x.shape.size() - 2], C = x.shape.back();
-  int64_t batch = R * C ? x.numel() / (R * C) : 0;
+  int64_t batch = R * C != 0 ? x.numel() / (R * C) : 0;
   size_t es = dtype_size(x.dtype);
   const uint8_t* s = static_cast<const uint8_t*>(x.raw());
   uint8_t* d = static_cast<uint8_t*>(o.raw());

@@ -9,17 +9,6 @@
 namespace c8 {
 namespace {
 
-std::vector<TypeShape> ts_of(const std::vector<Tensor>& in) {
-  std::vector<TypeShape> r(in.size());
-  for (size_t i = 0; i < in.size(); ++i)
-    if (in[i].defined()) {
-      r[i].dtype = in[i].dtype;
-      r[i].shape = in[i].shape;
-      r[i].value = &in[i];
-    }
-  return r;
-}
-
 bool all_known(const Shape& s) {
   for (int64_t d : s)
     if (d < 0) return false;
@@ -28,7 +17,7 @@ bool all_known(const Shape& s) {
 
 // Output 0 = a byte copy of input 0 with the inferred shape.
 void copy_as(const Node& n, const InferFn& infer, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
-  auto ts = infer(n, ts_of(in));
+  auto ts = infer(n, type_shapes_of(in));
   if (!all_known(ts[0].shape)) node_error(n, "cannot determine output shape " + shape_str(ts[0].shape));
   if (shape_numel(ts[0].shape) != in[0].numel())
     node_error(n, "cannot reshape " + shape_str(in[0].shape) + " to " + shape_str(ts[0].shape));
@@ -249,7 +238,7 @@ void gather_bytes(Tensor& o, const Tensor& in, const std::vector<int64_t>& idx) 
 }
 
 void ref_expand(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
-  auto ts = infer_expand(n, ts_of(in));
+  auto ts = infer_expand(n, type_shapes_of(in));
   Tensor& o = ref_output(out, 0, in[0].dtype, ts[0].shape);
   gather_bytes(o, in[0], broadcast_index(in[0].shape, ts[0].shape));
 }
@@ -275,7 +264,7 @@ std::vector<TypeShape> infer_tile(const Node& n, const std::vector<TypeShape>& i
 }
 
 void ref_tile(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
-  auto ts = infer_tile(n, ts_of(in));
+  auto ts = infer_tile(n, type_shapes_of(in));
   const Shape& os = ts[0].shape;
   Tensor& o = ref_output(out, 0, in[0].dtype, os);
   int64_t total = o.numel();
@@ -323,7 +312,7 @@ std::vector<TypeShape> infer_s2d(const Node& n, const std::vector<TypeShape>& in
 }
 
 void ref_d2s(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
-  auto ts = infer_d2s(n, ts_of(in));
+  auto ts = infer_d2s(n, type_shapes_of(in));
   const Shape& os = ts[0].shape;
   Tensor& o = ref_output(out, 0, in[0].dtype, os);
   int64_t b = n.attr_i("blocksize", 0);
@@ -344,7 +333,7 @@ void ref_d2s(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& 
 }
 
 void ref_s2d(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
-  auto ts = infer_s2d(n, ts_of(in));
+  auto ts = infer_s2d(n, type_shapes_of(in));
   const Shape& os = ts[0].shape;
   Tensor& o = ref_output(out, 0, in[0].dtype, os);
   int64_t b = n.attr_i("blocksize", 0);
