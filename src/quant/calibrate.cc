@@ -4,11 +4,15 @@
 #include <chrono>
 #include <cmath>
 #include <dnnl.hpp>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 #include <map>
 #include <memory>
 #include <set>
 
 #include "passes/passes.h"
+#include "quant/bias_shift.h"
 #include "runtime/error.h"
 #include "runtime/session.h"
 
@@ -27,28 +31,6 @@ const std::set<std::string>& quant_ops() {
       "QLinearAveragePool", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax", "DynamicQuantizeMatMul",
       "MatMulIntegerToFloat", "FakeQuantize"};
   return s;
-}
-
-// Channel axis of a layer's output (Conv: 1, Gemm/MatMul: last).
-int out_channel_axis(const Node& n, int rank) { return n.op == "Conv" ? 1 : rank - 1; }
-
-// Per-channel sums of x along `axis` over the first n_valid slices of dim 0.
-void channel_sums(const Tensor& t, int axis, size_t n_valid, std::vector<double>& sums, double& count) {
-  const float* p = t.data<float>();
-  int64_t outer = 1, inner = 1, C = t.shape[size_t(axis)];
-  for (int i = 0; i < axis; ++i) outer *= t.shape[size_t(i)];
-  for (int i = axis + 1; i < t.rank(); ++i) inner *= t.shape[size_t(i)];
-  if (sums.empty()) sums.assign(size_t(C), 0);
-  int64_t valid_outer = outer;
-  if (axis > 0 && t.shape[0] > 1) valid_outer = outer / t.shape[0] * int64_t(std::min<size_t>(n_valid, size_t(t.shape[0])));
-  for (int64_t o = 0; o < valid_outer; ++o)
-    for (int64_t c = 0; c < C; ++c) {
-      const float* q = p + (o * C + c) * inner;
-      double s = 0;
-      for (int64_t i = 0; i < inner; ++i) s += q[i];
-      sums[size_t(c)] += s;
-    }
-  count += double(valid_outer * inner);
 }
 
 }  // namespace
@@ -147,7 +129,20 @@ QParams act_qparams(Range r, QMode m) {
 void fake_quantize(const float* x, float* y, size_t n, const QParams& q) {
   const float lo = q.dtype == DType::U8 ? 0.f : -128.f, hi = q.dtype == DType::U8 ? 255.f : 127.f;
   const float s = q.scale, zp = float(q.zero_point);
-  for (size_t i = 0; i < n; ++i) {
+  size_t i = 0;
+#ifdef __AVX2__
+  // Same operations as the scalar loop, 8 lanes at a time (bit-identical:
+  // IEEE division, round-to-nearest-even, NaN -> 0, clamp, dequantize).
+  const __m256 vs = _mm256_set1_ps(s), vzp = _mm256_set1_ps(zp), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm256_add_ps(v, vzp);
+    v = _mm256_andnot_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), v);
+    v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_sub_ps(v, vzp), vs));
+  }
+#endif
+  for (; i < n; ++i) {
     float v = std::nearbyint(x[i] / s) + zp;
     if (std::isnan(v)) v = 0.f;
     v = std::min(hi, std::max(lo, v));
@@ -277,10 +272,21 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   for (auto& st : stats) st.want_hist = estimator_needs_histogram(s.act_estimator);
   std::map<std::string, int> act_by_name;
   for (size_t i = 0; i < P.acts.size(); ++i) act_by_name[G.values[size_t(P.acts[i].value)].name] = int(i);
+  // Both passes run the FP32 graph optimised like any inference session
+  // (fused conv + activation / sum, so a pass costs about one `evaluate`),
+  // except that the values the observers read stay visible: they are graph
+  // outputs while the passes run, so no fusion swallows them. Only those
+  // values are copied out to the observers.
+  Graph run_g = G;
+  size_t n_outputs = run_g.outputs.size();
+  for (const ActQuantizer& a : P.acts) run_g.outputs.push_back(a.value);
+  optimize_graph(run_g);
+  run_g.outputs.resize(n_outputs);
   SessionOptions so;
   so.threads = s.threads;
   so.optimize = false;
-  Session sess(G, so);
+  Session sess(run_g, so);
+  for (const ActQuantizer& a : P.acts) sess.observed.insert(G.values[size_t(a.value)].name);
   int input_act = G.inputs.empty() ? -1 : P.act_index(G.inputs[0]);
   size_t done = 0;
   for (size_t b = 0; b < src.batches; ++b) {
@@ -368,31 +374,25 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   // ---- Pass 2: fast bias correction (POT FastBiasCorrection) ----
   // For each quantized layer: shift = mean_c(FP32 output) - mean_c(output of
   // the layer with quantized weights on the quantized FP32 input), averaged
-  // over the calibration images; the bias absorbs the shift.
+  // over the calibration images; the bias absorbs the shift. The means come
+  // from per-tap input sums (quant/bias_shift.h), not from re-running layers.
   std::map<int, std::vector<double>> new_bias;  // node -> corrected bias (size C)
   nlohmann::json jbias = nlohmann::json::array();
   if (s.bias_correction && !P.layers.empty()) {
     auto t1 = std::chrono::steady_clock::now();
     struct LayerBC {
-      int node;
-      int in_act;  // act index of input 0
-      std::unique_ptr<Session> mini;
-      Shape mini_shape;
-      std::vector<double> fp_sum, q_sum;
-      double fp_count = 0, q_count = 0;
+      int node, in_act;
+      LayerMeanShift ms;
     };
     std::vector<LayerBC> L;
-    std::map<std::string, std::vector<size_t>> by_input, by_output;  // value name -> LayerBC indices
-    for (int ni : P.layers) {
-      const Node& n = G.nodes[size_t(ni)];
-      if (n.op == "MatMul") continue;  // no bias input
-      LayerBC l;
-      l.node = ni;
-      l.in_act = P.act_index(n.inputs[0]);
-      if (l.in_act < 0) continue;
+    std::map<std::string, std::vector<size_t>> by_input;  // value name -> LayerBC indices
+    for (const WeightQuantizer& w : P.weights) {
+      const Node& n = G.nodes[size_t(w.node)];
+      if (n.op == "MatMul" || w.input != 1) continue;  // no bias input to correct
+      int in_act = P.act_index(n.inputs[0]);
+      if (in_act < 0) continue;
       by_input[G.values[size_t(n.inputs[0])].name].push_back(L.size());
-      by_output[G.values[size_t(n.outputs[0])].name].push_back(L.size());
-      L.push_back(std::move(l));
+      L.push_back({w.node, in_act, LayerMeanShift(G, w.node, G.const_of(n.inputs[1]), wq.at(w.node).dequantized)});
     }
     auto bias_vec = [&](const Node& n, int64_t C) {
       std::vector<float> b(size_t(C), 0.f);
@@ -404,74 +404,44 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
       }
       return b;
     };
-    auto run_mini = [&](LayerBC& l, const Tensor& xin, size_t nv) {
-      const Node& n = G.nodes[size_t(l.node)];
-      if (!l.mini || l.mini_shape != xin.shape) {
-        Graph m;
-        m.opset = G.opset;
-        int x = m.add_value("x", DType::F32);
-        m.values[size_t(x)].shape = xin.shape;
-        m.values[size_t(x)].has_shape = true;
-        m.inputs = {x};
-        const WeightQuant& q = wq.at(l.node);
-        int w = m.add_constant("w", q.dequantized);
-        std::vector<int> ins{x, w};
-        int bi = n.input(2);
-        if (bi >= 0 && G.is_const(bi)) ins.push_back(m.add_constant("b", G.const_of(bi)));
-        int y = m.add_value("y", DType::F32);
-        int k = m.add_node(n.op, ins, {y}, "layer");
-        m.nodes[size_t(k)].attrs = n.attrs;
-        m.outputs = {y};
-        SessionOptions o;
-        o.threads = s.threads;
-        o.optimize = false;
-        l.mini = std::make_unique<Session>(m, o);
-        l.mini_shape = xin.shape;
-      }
-      Tensor fq(DType::F32, xin.shape);
-      fake_quantize(xin.data<float>(), fq.data<float>(), size_t(xin.numel()), gparams[size_t(P.acts[size_t(l.in_act)].group)]);
-      std::vector<Tensor> out = l.mini->run({fq});
-      channel_sums(out[0], out_channel_axis(n, out[0].rank()), nv, l.q_sum, l.q_count);
+    // A layer input seen in the FP32 run: fake-quantize it once (all its
+    // readers share its quantizer) and feed every layer that reads it.
+    size_t nv = 0;
+    std::vector<float> fq_buf;  // scratch for the fake-quantized input, grown once
+    auto feed = [&](const std::string& name, const Tensor& t) {
+      auto it = by_input.find(name);
+      if (it == by_input.end() || t.dtype != DType::F32) return;
+      if (fq_buf.size() < size_t(t.numel())) fq_buf.resize(size_t(t.numel()));
+      Tensor fq = Tensor::wrap(DType::F32, t.shape, fq_buf.data());
+      fake_quantize(t.data<float>(), fq.data<float>(), size_t(t.numel()),
+                    gparams[size_t(P.acts[size_t(L[it->second[0]].in_act)].group)]);
+      for (size_t li : it->second) L[li].ms.add(t, fq, nv);
     };
-    std::map<std::string, Tensor> captured;
     std::string input_name = G.inputs.empty() ? "" : G.values[size_t(G.inputs[0])].name;
+    sess.observed.clear();  // this pass reads layer inputs only
+    for (auto& [name, layers] : by_input) sess.observed.insert(name);
     size_t bdone = 0;
     for (size_t b = 0; b < src.batches; ++b) {
-      size_t nv = 0;
       Tensor x = src.get(b, nv);
-      captured.clear();
-      if (by_input.count(input_name)) captured[input_name] = x.clone();
-      sess.observer = [&](int v, const Tensor& t) {
-        const std::string& name = sess.planned_graph().values[size_t(v)].name;
-        if (by_input.count(name) && t.dtype == DType::F32) captured[name] = t.clone();
-        auto it = by_output.find(name);
-        if (it == by_output.end()) return;
-        for (size_t li : it->second) {
-          LayerBC& l = L[li];
-          const Node& n = G.nodes[size_t(l.node)];
-          channel_sums(t, out_channel_axis(n, t.rank()), nv, l.fp_sum, l.fp_count);
-          auto ci = captured.find(G.values[size_t(n.inputs[0])].name);
-          if (ci == captured.end()) throw Error("bias correction: input of '" + n.name + "' was not observed");
-          run_mini(l, ci->second, nv);
-        }
-      };
+      feed(input_name, x);
+      sess.observer = [&](int v, const Tensor& t) { feed(sess.planned_graph().values[size_t(v)].name, t); };
       sess.run({x});
       sess.observer = nullptr;
       bdone += nv;
       if (progress) progress("bias correction", bdone, src.images);
     }
-    captured.clear();
     for (LayerBC& l : L) {
-      if (l.fp_count <= 0 || l.q_count <= 0 || l.fp_sum.size() != l.q_sum.size()) continue;
+      std::vector<double> shifts = l.ms.shift();
+      if (shifts.empty()) continue;
       const Node& n = G.nodes[size_t(l.node)];
-      int64_t C = int64_t(l.fp_sum.size());
+      int64_t C = int64_t(shifts.size());
       std::vector<float> b = bias_vec(n, C);
       double beta = n.op == "Gemm" ? n.attr_f("beta", 1.f) : 1.0;
       if (beta == 0) beta = 1;
       std::vector<double> nb(static_cast<size_t>(C));
       double max_shift = 0, sum_shift = 0;
       for (int64_t c = 0; c < C; ++c) {
-        double shift = l.fp_sum[size_t(c)] / l.fp_count - l.q_sum[size_t(c)] / l.q_count;
+        double shift = shifts[size_t(c)];
         // Gemm adds beta * C, so C moves by shift / beta.
         nb[size_t(c)] = double(b[size_t(c)]) + shift / beta;
         max_shift = std::max(max_shift, std::fabs(shift));

@@ -1,5 +1,9 @@
 #include "quant/stats.h"
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -69,7 +73,26 @@ double Histogram::quantile(double q) const {
 void TensorStats::add_sample(const float* x, size_t n) {
   if (n == 0) return;
   float mn = std::numeric_limits<float>::infinity(), mx = -mn;
-  for (size_t i = 0; i < n; ++i) {
+  size_t i = 0;
+#ifdef __AVX2__
+  // min/max dominate the statistics pass after the convolutions; the compiler
+  // does not vectorise a float min reduction on its own. NaN is skipped as in
+  // the scalar loop: min_ps(x, acc) returns acc when x is NaN.
+  __m256 vmn = _mm256_set1_ps(mn), vmx = _mm256_set1_ps(mx);
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    vmn = _mm256_min_ps(v, vmn);
+    vmx = _mm256_max_ps(v, vmx);
+  }
+  alignas(32) float lo[8], hi[8];
+  _mm256_store_ps(lo, vmn);
+  _mm256_store_ps(hi, vmx);
+  for (int k = 0; k < 8; ++k) {
+    mn = std::min(mn, lo[k]);
+    mx = std::max(mx, hi[k]);
+  }
+#endif
+  for (; i < n; ++i) {
     mn = std::min(mn, x[i]);
     mx = std::max(mx, x[i]);
   }

@@ -31,12 +31,16 @@ class Plan {
   std::vector<Step> steps;
   std::vector<LayoutAdapter> out_adapt;  // per graph output: blocked -> plain
   std::vector<Tensor> out_plain;         // per graph output, when adapted
+  std::vector<Tensor> obs_plain;         // per value: plain copy handed to observers
+  std::vector<dnnl::memory> obs_mem;     // ... its oneDNN memory
+  std::vector<dnnl::reorder> obs_reorder;  // ... and the reorder that fills it
   std::vector<KernelRecord> records;
   bool profile = false;
   int64_t prof_runs = 0;
 
   void build(const Graph& src, const std::vector<Shape>& shapes, const SessionOptions& o);
-  std::vector<Tensor> run(const std::vector<Tensor>& inputs, const std::function<void(int, const Tensor&)>& obs);
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs, const std::function<void(int, const Tensor&)>& obs,
+                          const std::set<std::string>& observed);
 
  private:
   void allocate();
@@ -229,14 +233,31 @@ void Plan::allocate() {
 
 Tensor Plan::plain_of(int v) {
   if (is_plain_md(info[size_t(v)].md) || !dnnl_supports(info[size_t(v)].dtype)) return view[size_t(v)];
-  Tensor t(info[size_t(v)].dtype, info[size_t(v)].shape);
-  dnnl::memory dst(plain_md(t.dtype, t.shape), eng, t.raw());
-  dnnl::reorder(mem[size_t(v)], dst).execute(strm, mem[size_t(v)], dst);
+  // A buffer and a reorder per observed value, kept across runs: allocating
+  // and creating them per run cost as much as the copy itself on small models.
+  if (obs_plain.size() != info.size()) {
+    obs_plain.assign(info.size(), Tensor());
+    obs_reorder.assign(info.size(), dnnl::reorder());
+    obs_mem.assign(info.size(), dnnl::memory());
+  }
+  Tensor& t = obs_plain[size_t(v)];
+  if (!t.storage) {
+    t = Tensor(info[size_t(v)].dtype, info[size_t(v)].shape);
+    obs_mem[size_t(v)] = dnnl::memory(plain_md(t.dtype, t.shape), eng, t.raw());
+    obs_reorder[size_t(v)] = dnnl::reorder(mem[size_t(v)], obs_mem[size_t(v)]);
+  }
+  obs_reorder[size_t(v)].execute(strm, mem[size_t(v)], obs_mem[size_t(v)]);
   strm.wait();
   return t;
 }
 
-std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const std::function<void(int, const Tensor&)>& obs) {
+std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const std::function<void(int, const Tensor&)>& obs,
+                              const std::set<std::string>& observed) {
+  std::vector<char> want;
+  if (obs) {
+    want.assign(g.values.size(), observed.empty());
+    for (size_t v = 0; v < g.values.size() && !observed.empty(); ++v) want[v] = observed.count(g.values[v].name) > 0;
+  }
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     int v = g.inputs[i];
     const Tensor& t = inputs[i];
@@ -259,7 +280,7 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const std::func
     if (obs) {
       strm.wait();
       for (int v : s.out)
-        if (v >= 0) obs(v, plain_of(v));
+        if (v >= 0 && want[size_t(v)]) obs(v, plain_of(v));
     }
   }
   strm.wait();
@@ -310,7 +331,7 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
   for (const Tensor& t : inputs) shapes.push_back(t.shape);
   prepare(shapes);
   omp_set_num_threads(std::max(1, opts_.threads));
-  return last_->run(inputs, observer);
+  return last_->run(inputs, observer, observed);
 }
 
 std::vector<KernelRecord> Session::kernels() const { return last_ ? last_->records : std::vector<KernelRecord>{}; }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,9 @@ class Session {
   // tensor (a temporary view: copy what you keep). Slows execution; for
   // statistics collection and per-layer comparison.
   std::function<void(int value_id, const Tensor&)> observer;
+  // When non-empty, the observer sees only values with these names: the rest
+  // are not copied to plain layout (that copy is most of an observer's cost).
+  std::set<std::string> observed;
 
   const Graph& graph() const { return g_; }
   const SessionOptions& options() const { return opts_; }

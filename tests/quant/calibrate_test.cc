@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
+#include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +23,32 @@ namespace c8 {
 namespace {
 
 using c8test::GraphBuilder;
+
+// The vectorised fake_quantize must equal QuantizeLinear -> DequantizeLinear
+// element by element: ties, saturation, NaN, infinities, odd lengths.
+TEST(QuantParams, FakeQuantizeMatchesScalarSemantics) {
+  std::vector<float> x;
+  for (int i = -700; i <= 700; ++i) x.push_back(float(i) * 0.05f);  // ties at x.5 steps of scale 0.1
+  x.push_back(std::nanf(""));
+  x.push_back(std::numeric_limits<float>::infinity());
+  x.push_back(-std::numeric_limits<float>::infinity());
+  x.push_back(-0.f);
+  for (QParams q : {act_qparams({-3.0, 9.0}, QMode::Asym), act_qparams({-2.0, 2.0}, QMode::SignedSym),
+                    act_qparams({0.0, 25.5}, QMode::UnsignedSym)}) {
+    for (size_t len : {x.size(), size_t(13), size_t(7)}) {
+      std::vector<float> y(len);
+      fake_quantize(x.data(), y.data(), len, q);
+      const float lo = q.dtype == DType::U8 ? 0.f : -128.f, hi = q.dtype == DType::U8 ? 255.f : 127.f;
+      for (size_t i = 0; i < len; ++i) {
+        float v = std::nearbyint(x[i] / q.scale) + float(q.zero_point);
+        if (std::isnan(v)) v = 0.f;
+        v = std::min(hi, std::max(lo, v));
+        float want = (v - float(q.zero_point)) * q.scale;
+        ASSERT_EQ(std::memcmp(&y[i], &want, 4), 0) << "x=" << x[i] << " got " << y[i] << " want " << want;
+      }
+    }
+  }
+}
 
 TEST(QuantParams, PerformancePreset) {
   QParams s = act_qparams({-2.0, 1.0}, QMode::SignedSym);

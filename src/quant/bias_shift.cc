@@ -1,0 +1,213 @@
+#include "quant/bias_shift.h"
+
+#include <algorithm>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+
+#include "runtime/error.h"
+#include "runtime/kernels/ref/broadcast.h"
+
+namespace c8 {
+namespace {
+
+// Spatial extents padded to 3 dims with leading `fill`.
+std::vector<int64_t> pad3(std::vector<int64_t> v, int64_t fill) {
+  v.insert(v.begin(), 3 - v.size(), fill);
+  return v;
+}
+
+// For one spatial dim: the input indices that kernel position k reads over all
+// output positions, as an arithmetic progression first, first+step, ..., last
+// (empty when count == 0). Out-of-range positions read zero padding and are
+// dropped.
+struct Progression {
+  int64_t first = 0, count = 0, step = 1;
+};
+
+std::vector<Progression> tap_progressions(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t dil,
+                                          int64_t pad) {
+  std::vector<Progression> r(static_cast<size_t>(kernel));
+  for (int64_t k = 0; k < kernel; ++k) {
+    Progression p;
+    p.step = stride;
+    int64_t off = k * dil - pad;  // input index at output 0
+    // outputs o with 0 <= o*stride + off < in
+    int64_t o_lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int64_t o_hi = off >= in ? -1 : std::min(out - 1, (in - 1 - off) / stride);
+    if (o_hi >= o_lo) {
+      p.first = o_lo * stride + off;
+      p.count = o_hi - o_lo + 1;
+    }
+    r[size_t(k)] = p;
+  }
+  return r;
+}
+
+// out[i] = sum over r < rows of first[r * stride + i], for i < n. Column
+// chunks of 8 lanes are summed in a register down the rows (loads only: the
+// running sum never goes through memory); the last chunk is masked, since
+// small feature maps (7, 14, 28 wide) are mostly that chunk. Explicit because
+// GCC's -O2 vectoriser leaves such loops scalar.
+void sum_rows(float* out, const float* first, int64_t rows, int64_t stride, int64_t n) {
+  int64_t i = 0;
+#ifdef __AVX2__
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (; i < n; i += 8) {
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::min<int64_t>(8, n - i))), lane);
+    __m256 a = _mm256_setzero_ps();
+    const float* p = first + i;
+    if (n - i >= 8)
+      for (int64_t r = 0; r < rows; ++r) a = _mm256_add_ps(a, _mm256_loadu_ps(p + r * stride));
+    else
+      for (int64_t r = 0; r < rows; ++r) a = _mm256_add_ps(a, _mm256_maskload_ps(p + r * stride, m));
+    _mm256_maskstore_ps(out + i, m, a);
+  }
+#endif
+  for (; i < n; ++i) {
+    float a = 0;
+    for (int64_t r = 0; r < rows; ++r) a += first[r * stride + i];
+    out[i] = a;
+  }
+}
+
+// Four independent partial sums: a single running sum is one long chain of
+// dependent adds, and these rows are short enough that the chain dominates.
+double progression_sum(const float* a, int64_t count, int64_t step) {
+  float s[4] = {0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 4 <= count; j += 4)
+    for (int k = 0; k < 4; ++k) s[k] += a[(j + k) * step];
+  for (; j < count; ++j) s[0] += a[j * step];
+  return double(s[0]) + double(s[1]) + double(s[2]) + double(s[3]);
+}
+
+}  // namespace
+
+std::vector<double> LayerMeanShift::conv_tap_sums(const Node& n, const Tensor& x, size_t n_valid, const Shape& w_shape) {
+  if (x.rank() < 3 || x.rank() > 5 || int(w_shape.size()) != x.rank())
+    throw Error("bias correction: '" + n.name + "' is not a 1-3D convolution");
+  std::vector<int64_t> sp(x.shape.begin() + 2, x.shape.end()), ks(w_shape.begin() + 2, w_shape.end());
+  WindowGeom geo = window_geometry(n, sp, ks, false);
+  auto in = pad3(sp, 1), k = pad3(ks, 1), st = pad3(geo.strides, 1), dl = pad3(geo.dilations, 1),
+       pb = pad3(geo.pad_begin, 0), out = pad3(geo.out, 1);
+  std::vector<Progression> L[3];
+  for (int d = 0; d < 3; ++d) L[d] = tap_progressions(in[d], out[d], k[d], st[d], dl[d], pb[d]);
+  const int64_t N = std::min<int64_t>(x.shape[0], int64_t(n_valid)), C = x.shape[1];
+  const int64_t ID = in[0], IH = in[1], IW = in[2], KD = k[0], KH = k[1], KW = k[2];
+  const int64_t taps = KD * KH * KW;
+  std::vector<double> T(size_t(C * taps), 0.0);
+  // Per (kh): the rows that kh reads, added column-wise (vectorised float
+  // adds over whole rows); then per (kh, kw): the columns kw reads. Rows are
+  // short, so float partial sums lose nothing that matters for a mean.
+  std::vector<float> acc(static_cast<size_t>(KH * IW));
+  std::vector<double> r2(static_cast<size_t>(ID * KH * KW));  // per (id, kh, kw)
+  const float* px = x.data<float>();
+  for (int64_t b = 0; b < N; ++b)
+    for (int64_t c = 0; c < C; ++c) {
+      const float* plane = px + (b * C + c) * ID * IH * IW;
+      for (int64_t id = 0; id < ID; ++id) {
+        const float* pd = plane + id * IH * IW;
+        for (int64_t kh = 0; kh < KH; ++kh) {
+          const Progression& p = L[1][size_t(kh)];
+          float* a = acc.data() + kh * IW;
+          sum_rows(a, pd + p.first * IW, p.count, p.step * IW, IW);
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const Progression& q = L[2][size_t(kw)];
+            r2[size_t((id * KH + kh) * KW + kw)] = progression_sum(a + q.first, q.count, q.step);
+          }
+        }
+      }
+      double* tc = T.data() + c * taps;
+      for (int64_t kd = 0; kd < KD; ++kd) {
+        const Progression& p = L[0][size_t(kd)];
+        for (int64_t j = 0; j < p.count; ++j) {
+          const double* r = r2.data() + (p.first + j * p.step) * KH * KW;
+          for (int64_t t = 0; t < KH * KW; ++t) tc[kd * KH * KW + t] += r[t];
+        }
+      }
+    }
+  return T;
+}
+
+LayerMeanShift::LayerMeanShift(const Graph& g, int node, Tensor w, Tensor wq)
+    : node_(g.nodes.at(size_t(node))), w_(w.cast(DType::F32)), wq_(wq.cast(DType::F32)) {
+  if (node_.op != "Conv" && node_.op != "Gemm")
+    throw Error("bias correction supports Conv and Gemm, not " + node_.op + " ('" + node_.name + "')");
+  if (w_.shape != wq_.shape) throw Error("bias correction: weight shapes differ for '" + node_.name + "'");
+}
+
+void LayerMeanShift::add(const Tensor& x, const Tensor& xq, size_t n_valid) {
+  if (x.shape != xq.shape || x.dtype != DType::F32 || xq.dtype != DType::F32)
+    throw Error("bias correction: bad input for '" + node_.name + "'");
+  auto accumulate = [](std::vector<double>& acc, const std::vector<double>& t) {
+    if (acc.empty()) acc.assign(t.size(), 0.0);
+    for (size_t i = 0; i < t.size(); ++i) acc[i] += t[i];
+  };
+  if (node_.op == "Conv") {
+    std::vector<double> a = conv_tap_sums(node_, x, n_valid, w_.shape), b = conv_tap_sums(node_, xq, n_valid, w_.shape);
+    accumulate(tx_, a);
+    accumulate(tq_, b);
+    std::vector<int64_t> sp(x.shape.begin() + 2, x.shape.end()), ks(w_.shape.begin() + 2, w_.shape.end());
+    double positions = 1;
+    for (int64_t o : window_geometry(node_, sp, ks, false).out) positions *= double(o);
+    count_ += double(std::min<int64_t>(x.shape[0], int64_t(n_valid))) * positions;
+    return;
+  }
+  // Gemm: A is [rows, K] (transA = 0) or [K, rows]; sum A' over its rows.
+  if (x.rank() != 2) throw Error("bias correction: Gemm '" + node_.name + "' input must be 2-D");
+  bool ta = node_.attr_i("transA", 0) != 0;
+  int64_t rows = ta ? x.shape[1] : x.shape[0], K = ta ? x.shape[0] : x.shape[1];
+  rows = std::min<int64_t>(rows, int64_t(n_valid));
+  auto col_sums = [&](const Tensor& t) {
+    std::vector<double> s(size_t(K), 0.0);
+    const float* p = t.data<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t kk = 0; kk < K; ++kk) s[size_t(kk)] += ta ? p[kk * t.shape[1] + r] : p[r * K + kk];
+    return s;
+  };
+  accumulate(tx_, col_sums(x));
+  accumulate(tq_, col_sums(xq));
+  count_ += double(rows);
+}
+
+std::vector<double> LayerMeanShift::shift() const {
+  if (count_ == 0) return {};
+  const float* w = w_.data<float>();
+  const float* wq = wq_.data<float>();
+  if (node_.op == "Conv") {
+    int64_t M = w_.shape[0], Cg = w_.shape[1], taps = w_.numel() / (M * Cg);
+    int64_t G = node_.attr_i("group", 1), Mg = M / G;
+    std::vector<double> r(static_cast<size_t>(M));
+    for (int64_t m = 0; m < M; ++m) {
+      double s = 0;
+      for (int64_t ci = 0; ci < Cg; ++ci) {
+        int64_t c = (m / Mg) * Cg + ci;
+        const float* a = w + (m * Cg + ci) * taps;
+        const float* b = wq + (m * Cg + ci) * taps;
+        const double* tx = tx_.data() + c * taps;
+        const double* tq = tq_.data() + c * taps;
+        for (int64_t t = 0; t < taps; ++t) s += double(a[t]) * tx[t] - double(b[t]) * tq[t];
+      }
+      r[size_t(m)] = s / count_;
+    }
+    return r;
+  }
+  bool tb = node_.attr_i("transB", 0) != 0;
+  int64_t K = int64_t(tx_.size()), Nout = w_.numel() / K;
+  double alpha = node_.attr_f("alpha", 1.f);
+  std::vector<double> r(static_cast<size_t>(Nout));
+  for (int64_t o = 0; o < Nout; ++o) {
+    double s = 0;
+    for (int64_t kk = 0; kk < K; ++kk) {
+      int64_t i = tb ? o * K + kk : kk * Nout + o;
+      s += double(w[i]) * tx_[size_t(kk)] - double(wq[i]) * tq_[size_t(kk)];
+    }
+    r[size_t(o)] = alpha * s / count_;
+  }
+  return r;
+}
+
+}  // namespace c8

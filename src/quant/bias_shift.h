@@ -1,0 +1,46 @@
+#pragma once
+// Fast bias correction without re-running the layer.
+//
+// POT's FastBiasCorrection (openvino/tools/pot/algorithms/quantization/
+// fast_bias_correction) corrects each quantized layer's bias by
+//   shift[m] = mean(y_fp32[m]) - mean(y_q[m]),
+// the mean taken over the batch and every output position, where y_fp32 is the
+// layer on its FP32 input with FP32 weights and y_q the layer on the quantized
+// input with quantized weights. POT (and calibr8 before) ran the layer a second
+// time to get y_q. But a conv is linear, so the mean of its output over the
+// output positions is
+//   sum over (c, kernel taps) of W[m, c, tap] * T[c, tap],
+// where T[c, tap] sums the input element that this tap reads at every output
+// position (zero padding included). T costs a pass over the input per kernel
+// column, far less than the conv itself, so the correction pass costs about one
+// FP32 forward instead of two. Gemm is the 1x1 case: T is the column sum of A.
+#include <vector>
+
+#include "ir/graph.h"
+#include "ir/tensor.h"
+
+namespace c8 {
+
+class LayerMeanShift {
+ public:
+  // node: a Conv (1-3 spatial dims) or Gemm of g; w: its FP32 weight;
+  // wq: the weight after QuantizeLinear -> DequantizeLinear (same shape).
+  LayerMeanShift(const Graph& g, int node, Tensor w, Tensor wq);
+  // One batch: x = the layer's FP32 input, xq = x after fake quantization.
+  // Only the first n_valid samples of dim 0 count (the rest is padding).
+  void add(const Tensor& x, const Tensor& xq, size_t n_valid);
+  // Per output channel: mean FP32 output - mean quantized output, bias
+  // excluded (it is the same in both). Gemm: before beta (see calibrate.cc).
+  std::vector<double> shift() const;
+  bool empty() const { return count_ == 0; }
+  // Exposed for tests: per-(channel, tap) input sums of one batch.
+  static std::vector<double> conv_tap_sums(const Node& n, const Tensor& x, size_t n_valid, const Shape& w_shape);
+
+ private:
+  Node node_;
+  Tensor w_, wq_;
+  std::vector<double> tx_, tq_;  // accumulated tap sums of x and xq
+  double count_ = 0;             // output positions summed (samples x spatial)
+};
+
+}  // namespace c8
