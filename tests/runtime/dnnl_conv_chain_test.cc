@@ -138,7 +138,11 @@ TEST(DnnlConvChain, NoRefNoReorderBetweenConvs) {
               count(log, "exec,cpu,convolution"), count(log, "exec,cpu,reorder"));
   if (execs > 0) {  // verbose available in this build
     EXPECT_EQ(count(log, "exec,cpu,reorder"), 0) << log;
-    EXPECT_EQ(count(log, "exec,cpu,convolution"), 2) << log;
+    // conv2 (3x3, 32 channels in nChw8c) may run on calibr8's own Winograd
+    // kernel, which oneDNN's verbose log does not list.
+    int dnnl_convs = 0;
+    for (auto* k : {k2.get(), k3.get()}) dnnl_convs += k->impl().rfind("dnnl:", 0) == 0;
+    EXPECT_EQ(count(log, "exec,cpu,convolution"), dnnl_convs) << log;
     EXPECT_EQ(count(log, ",ref"), 0) << log;
   }
 
