@@ -1,0 +1,142 @@
+// The integer Winograd QConv kernel must be bit-identical to oneDNN's direct
+// INT8 convolution (C8_WINOGRAD=0): a QDQ chain 1x1 conv -> 3x3 conv, so the
+// 3x3 conv receives NHWC u8 as in a real network; odd sizes, batch > 1, pads
+// 0/1/asymmetric, bias, Relu / Clip / none, u8 and s8 outputs, 8-bit weights
+// (which would saturate oneDNN's AVX2 kernel: there the direct path runs FP32
+// and agrees to 1 LSB only, so 8-bit weights are checked against it loosely).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <set>
+
+#include "ir/graph.h"
+#include "runtime/session.h"
+
+namespace c8 {
+namespace {
+
+struct QCase {
+  int64_t N, C0, C, M, H, W;
+  std::vector<int64_t> pads;
+  std::string act;  // "", "Relu", "Clip"
+  bool s8_out;
+  int wbits;
+};
+
+int scalar(Graph& g, const std::string& n, DType t, double v) {
+  Tensor s(t, {});
+  if (t == DType::F32) s.data<float>()[0] = float(v);
+  else if (t == DType::U8) s.data<uint8_t>()[0] = uint8_t(v);
+  else s.data<int8_t>()[0] = int8_t(v);
+  return g.add_constant(n, s);
+}
+
+// x -> Q -> DQ ; returns the DQ output.
+int qdq(Graph& g, int x, const std::string& n, float scale, DType t, int zp) {
+  int sc = scalar(g, n + "_s", DType::F32, scale), z = scalar(g, n + "_z", t, zp);
+  int q = g.add_value(n + "_q", t), d = g.add_value(n + "_dq", DType::F32);
+  g.add_node("QuantizeLinear", {x, sc, z}, {q}, n + "_Q");
+  g.add_node("DequantizeLinear", {q, sc, z}, {d}, n + "_DQ");
+  return d;
+}
+
+int qweight(Graph& g, std::mt19937& rng, const std::string& n, Shape s, int bits) {
+  Tensor w(DType::I8, s);
+  int lim = bits == 8 ? 127 : 63;
+  std::uniform_int_distribution<int> u(-lim, lim);
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(u(rng));
+  int64_t M = s[0];
+  Tensor sc(DType::F32, {M});
+  for (int64_t m = 0; m < M; ++m) sc.data<float>()[m] = 0.002f + 0.0001f * float(m % 7);
+  Tensor zp(DType::I8, {M});
+  int wv = g.add_constant(n + "_wq", w), sv = g.add_constant(n + "_ws", sc), zv = g.add_constant(n + "_wz", zp);
+  int d = g.add_value(n + "_w", DType::F32);
+  int k = g.add_node("DequantizeLinear", {wv, sv, zv}, {d}, n + "_wDQ");
+  g.nodes[size_t(k)].set_i("axis", 0);
+  return d;
+}
+
+Graph make_graph(const QCase& c, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Graph g;
+  g.opset = 13;
+  int x = g.add_value("x", DType::F32);
+  g.values[size_t(x)].shape = {c.N, c.C0, c.H, c.W};
+  g.values[size_t(x)].has_shape = true;
+  g.inputs = {x};
+  int xq = qdq(g, x, "in", 1.f / 127.f, DType::U8, 0);
+  int h = g.add_value("h", DType::F32);
+  int n1 = g.add_node("Conv", {xq, qweight(g, rng, "pw", {c.C, c.C0, 1, 1}, 7)}, {h}, "pointwise");
+  g.nodes[size_t(n1)].set_ints("kernel_shape", {1, 1});
+  int hr = g.add_value("hr", DType::F32);
+  g.add_node("Relu", {h}, {hr}, "relu1");
+  int hq = qdq(g, hr, "h", 0.004f, DType::U8, 0);
+  Tensor b(DType::F32, {c.M});
+  std::uniform_real_distribution<float> ub(-0.3f, 0.3f);
+  for (int64_t m = 0; m < c.M; ++m) b.data<float>()[m] = ub(rng);
+  int y = g.add_value("y", DType::F32);
+  int n3 = g.add_node("Conv", {hq, qweight(g, rng, "c3", {c.M, c.C, 3, 3}, c.wbits), g.add_constant("c3_b", b)}, {y}, "conv3x3");
+  g.nodes[size_t(n3)].set_ints("kernel_shape", {3, 3});
+  g.nodes[size_t(n3)].set_ints("pads", c.pads);
+  int z = y;
+  if (!c.act.empty()) {
+    z = g.add_value("z", DType::F32);
+    std::vector<int> ins{y};
+    if (c.act == "Clip") {
+      ins.push_back(g.add_constant("lo", Tensor::scalar_f32(0.f)));
+      ins.push_back(g.add_constant("hi", Tensor::scalar_f32(0.9f)));
+    }
+    g.add_node(c.act, ins, {z}, "act");
+  }
+  int out = c.s8_out ? qdq(g, z, "out", 0.01f, DType::I8, 0) : qdq(g, z, "out", 0.006f, DType::U8, c.act.empty() ? 60 : 0);
+  g.outputs = {out};
+  return g;
+}
+
+bool ran_winograd(const Session& s) {
+  for (const KernelRecord& k : s.kernels())
+    if (k.impl.find("winograd_f2x3_int") != std::string::npos) return true;
+  return false;
+}
+
+TEST(QConvWinograd, BitIdenticalToDirectInt8) {
+  const std::vector<QCase> cases = {
+      {1, 8, 16, 16, 8, 8, {1, 1, 1, 1}, "Relu", false, 7},
+      {2, 8, 24, 40, 7, 9, {1, 1, 1, 1}, "Relu", false, 7},  // odd sizes, OC not a multiple of 16
+      {1, 8, 32, 8, 5, 6, {0, 0, 0, 0}, "Clip", false, 7},
+      {1, 8, 16, 24, 6, 5, {0, 1, 1, 0}, "", false, 7},      // asymmetric pads, output zero point
+      {1, 8, 32, 16, 9, 7, {1, 1, 1, 1}, "", true, 7},       // s8 output
+      {3, 16, 64, 72, 14, 14, {1, 1, 1, 1}, "Relu", false, 7},  // several tile chunks
+  };
+  uint32_t seed = 1;
+  for (const QCase& c : cases) {
+    Graph g = make_graph(c, seed++);
+    std::mt19937 rng(seed * 31);
+    Tensor x(DType::F32, {c.N, c.C0, c.H, c.W});
+    std::uniform_real_distribution<float> u(-0.2f, 1.f);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = u(rng);
+    setenv("C8_WINOGRAD", "all", 1);  // small layers too (the default skips them for speed)
+    Session wino(g);
+    Tensor a = wino.run({x})[0];
+    ASSERT_TRUE(ran_winograd(wino)) << "case " << seed - 1;
+    setenv("C8_WINOGRAD", "0", 1);
+    Session direct(g);
+    Tensor b = direct.run({x})[0];
+    unsetenv("C8_WINOGRAD");
+    ASSERT_FALSE(ran_winograd(direct));
+    ASSERT_EQ(a.shape, b.shape);
+    int64_t differ = 0;
+    std::set<float> levels;
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      differ += a.data<float>()[i] != b.data<float>()[i];
+      levels.insert(a.data<float>()[i]);
+    }
+    EXPECT_GE(levels.size(), 20u) << "case " << seed - 1 << ": outputs barely vary; the test would not see errors";
+    EXPECT_EQ(differ, 0) << "case " << seed - 1 << ": " << differ << " of " << a.numel() << " outputs differ";
+  }
+}
+
+}  // namespace
+}  // namespace c8
