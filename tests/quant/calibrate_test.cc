@@ -385,5 +385,36 @@ TEST(QuantCli, CalibrateTwiceAndRefuse) {
   std::filesystem::remove_all(dir);
 }
 
+// Saturation fix follows the ISA oneDNN will use, read at run time: capped at
+// AVX2 (ONEDNN_MAX_CPU_ISA, as on a CPU without VNNI) every layer gets 7-bit
+// weights; on a VNNI CPU without the cap, none does. The cap is real on a VNNI
+// machine and a no-op on an AVX2 one; both runs are checked wherever we are.
+TEST(QuantCli, SaturationFixFollowsIsaCap) {
+  std::string model = shared("models/resnet8_cifar10_mlperftiny.onnx");
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << model << " not present";
+  std::string dir = std::filesystem::temp_directory_path() / ("c8isa_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto slurp = [](const std::string& f) {
+    std::ifstream in(f, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  std::string args = std::string(C8_BINARY) + " calibrate " + model + " --dataset " + shared("data/cifar10-test-2000") +
+                     " --size 32x32 --mean 0 --std 1 --calib-range 0:20 --no-bias-correction ";
+  for (bool capped : {true, false}) {
+    std::string tag = capped ? "capped" : "native";
+    std::string cmd = std::string(capped ? "ONEDNN_MAX_CPU_ISA=AVX2 " : "") + args + "-o " + dir + "/" + tag +
+                      ".onnx --report " + dir + "/" + tag + ".json >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    auto rep = nlohmann::json::parse(slurp(dir + "/" + tag + ".json"));
+    bool vnni = rep["settings"]["cpu_vnni"];
+    if (capped) EXPECT_FALSE(vnni) << "ONEDNN_MAX_CPU_ISA=AVX2 must hide VNNI";
+    if (!capped) EXPECT_EQ(vnni, cpu_has_vnni());
+    EXPECT_EQ(rep["settings"]["saturation_fix"], vnni ? "none" : "all") << tag;
+    ASSERT_FALSE(rep["weights"].empty());
+    for (const auto& w : rep["weights"]) EXPECT_EQ(w["range"][1], vnni ? 127 : 63) << tag << " " << w["node"];
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace c8
