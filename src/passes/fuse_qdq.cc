@@ -17,10 +17,12 @@
 //     reference kernel (kernels/ref/qops.cc) is exactly DQ -> op -> Q.
 //  4. DQ -> AveragePool/GlobalAveragePool -> Q with equal parameters becomes
 //     calibr8::QAveragePool / QGlobalAveragePool (uint8 pooling).
+//  4b. DQ(a) + DQ(b) (same shape) [-> Relu/Clip]* -> Q becomes calibr8::QAdd.
 //  5. Dead Q/DQ are removed; a DQ of constants left over (weights of a layer
 //     that was not fused) is folded to float32 once.
 // Node attributes of the calibr8 ops: x_scale, x_zero_point, w_scales,
-// y_scale, y_zero_point, y_type (DType as int), sum_scale, sum_zero_point.
+// y_scale, y_zero_point, y_type (DType as int), sum_scale, sum_zero_point;
+// QAdd: x_scale/x_zero_point (input 0), b_scale/b_zero_point (input 1), y_*.
 #include <cmath>
 
 #include "passes/pass_util.h"
@@ -467,6 +469,46 @@ int fuse_avgpool(Graph& g) {
   return n;
 }
 
+// Step 4b: Add(DQ(a), DQ(b)) of equal shapes [-> Relu/Clip]* -> Q becomes
+// calibr8::QAdd: the residual Add of a QDQ model whose both inputs are
+// quantized (as ONNX Runtime's quantizer and calibr8's placement emit it),
+// run on the uint8 tensors instead of a float island of DQ, DQ, Add, Q.
+int fuse_qadd(Graph& g) {
+  int n = 0;
+  auto cons = g.consumers();
+  ShapeMap sm;
+  bool sm_done = false;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    Node& a = g.nodes[ni];
+    if (a.dead || !a.domain.empty() || a.op != "Add" || a.inputs.size() != 2) continue;
+    QParams pa, pb;
+    if (dq_of(g, a.inputs[0], pa) < 0 || dq_of(g, a.inputs[1], pb) < 0) continue;
+    if (!sm_done) {
+      sm = infer_shapes(g);
+      sm_done = true;
+    }
+    Shape sa, sb;
+    if (!shape_of(g, sm, a.inputs[0], sa) || !shape_of(g, sm, a.inputs[1], sb) || sa != sb) continue;
+    Chain c;
+    follow_chain(g, cons, a.outputs[0], false, c, sm);
+    if (!c.quant) continue;
+    a.op = "QAdd";
+    a.domain = "calibr8";
+    a.inputs = {pa.q, pb.q};
+    a.set_f("x_scale", pa.scale);
+    a.set_i("x_zero_point", pa.zp);
+    a.set_f("b_scale", pb.scale);
+    a.set_i("b_zero_point", pb.zp);
+    a.set_i("y_type", int64_t(c.y.type));
+    a.set_f("y_scale", c.y.scale);
+    a.set_i("y_zero_point", c.y.zp);
+    apply_chain(g, int(ni), c);
+    cons = g.consumers();
+    ++n;
+  }
+  return n;
+}
+
 // Step 5: drop unused Q/DQ; fold DQ of constants.
 int cleanup(Graph& g) {
   int n = 0;
@@ -529,6 +571,7 @@ int fuse_qdq(Graph& g) {
   g.compact();
   n += fuse_conv_gemm(g);
   n += fuse_avgpool(g);
+  n += fuse_qadd(g);
   n += cleanup(g);
   g.compact();
   return n;

@@ -23,10 +23,13 @@ struct Seed {
   std::string name;
 };
 
+// Same shape, every dimension known except possibly the batch (dim 0 of a
+// dynamic-batch model, where both are "?"): an element-wise Add without
+// broadcasting, i.e. a residual connection.
 bool same_known_shape(const Value& a, const Value& b) {
   if (!a.has_shape || !b.has_shape || a.shape != b.shape) return false;
-  for (int64_t d : a.shape)
-    if (d < 0) return false;
+  for (size_t i = 1; i < a.shape.size(); ++i)
+    if (a.shape[i] < 0) return false;
   return true;
 }
 

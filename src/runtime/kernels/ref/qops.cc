@@ -8,6 +8,8 @@
 //  QConv(xq, wq int8, bias f32?, sum_q?)  attrs: Conv's + x_scale, x_zero_point,
 //      w_scales (1 or M), y_type, y_scale, y_zero_point, sum_scale, sum_zero_point
 //  QGemm(aq [M,K], wq int8 [N,K] (transB=1) or [K,N], bias f32 [N]?)   same attrs
+//  QAdd(aq, bq) same shape  attrs: x_scale/x_zero_point (a), b_scale/b_zero_point,
+//      y_type, y_scale, y_zero_point; Relu/Clip post-ops
 //  QAveragePool / QGlobalAveragePool(xq)  attrs: the pool's + x_scale,
 //      x_zero_point (output uses the same parameters)
 #include <algorithm>
@@ -20,7 +22,8 @@
 namespace c8 {
 namespace {
 
-const char* kQAttrs[] = {"x_scale", "x_zero_point", "w_scales", "y_type", "y_scale", "y_zero_point", "sum_scale", "sum_zero_point"};
+const char* kQAttrs[] = {"x_scale", "x_zero_point", "w_scales", "y_type", "y_scale", "y_zero_point", "sum_scale", "sum_zero_point",
+                         "b_scale", "b_zero_point"};
 
 // The float op this node stands for (no post-ops, no q attributes).
 Node float_node(const Node& n, const std::string& op) {
@@ -169,7 +172,25 @@ void qpool_ref(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>
   quant_into(n, fo[0], s, zp, in[0].dtype, Y);
 }
 
+std::vector<TypeShape> qadd_infer(const Node& n, const std::vector<TypeShape>& in) {
+  require_inputs(n, in, 2, 2);
+  check_q_input(n, in[0].dtype);
+  check_q_input(n, in[1].dtype);
+  if (in[0].shape != in[1].shape) node_error(n, "inputs must have the same shape, got " + shape_str(in[0].shape) + " and " + shape_str(in[1].shape));
+  return {TypeShape{y_type(n), in[0].shape}};
+}
+
+void qadd_ref(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
+  Tensor a = dequant(in.at(0), n.attr_f("x_scale", 1.f), n.attr_i("x_zero_point", 0));
+  Tensor b = dequant(in.at(1), n.attr_f("b_scale", 1.f), n.attr_i("b_zero_point", 0));
+  float* pa = a.data<float>();
+  const float* pb = b.data<float>();
+  for (int64_t i = 0; i < a.numel(); ++i) pa[i] = pa[i] + pb[i];
+  finish(n, a, in, out);
+}
+
 C8_REGISTER_OPS({
+    OpDef{"QAdd", "calibr8", 1, qadd_infer, qadd_ref},
     OpDef{"QConv", "calibr8", 1, qconv_infer, qconv_ref},
     OpDef{"QGemm", "calibr8", 1, qgemm_infer, qgemm_ref},
     OpDef{"QAveragePool", "calibr8", 1, qpool_infer, qpool_ref},
