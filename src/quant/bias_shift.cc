@@ -73,6 +73,14 @@ void sum_rows(float* out, const float* first, int64_t rows, int64_t stride, int6
   }
 }
 
+void sub_row(float* acc, const float* row, int64_t n) {
+  int64_t i = 0;
+#ifdef __AVX2__
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(acc + i, _mm256_sub_ps(_mm256_loadu_ps(acc + i), _mm256_loadu_ps(row + i)));
+#endif
+  for (; i < n; ++i) acc[i] -= row[i];
+}
+
 // Four independent partial sums: a single running sum is one long chain of
 // dependent adds, and these rows are short enough that the chain dominates.
 double progression_sum(const float* a, int64_t count, int64_t step) {
@@ -104,16 +112,28 @@ std::vector<double> LayerMeanShift::conv_tap_sums(const Node& n, const Tensor& x
   // short, so float partial sums lose nothing that matters for a mean.
   std::vector<float> acc(static_cast<size_t>(KH * IW));
   std::vector<double> r2(static_cast<size_t>(ID * KH * KW));  // per (id, kh, kw)
+  std::vector<float> total(static_cast<size_t>(IW));           // all rows of a plane, column-wise
+  const int64_t stride_h = st[1];
   const float* px = x.data<float>();
   for (int64_t b = 0; b < N; ++b)
     for (int64_t c = 0; c < C; ++c) {
       const float* plane = px + (b * C + c) * ID * IH * IW;
       for (int64_t id = 0; id < ID; ++id) {
         const float* pd = plane + id * IH * IW;
+        // Stride 1 in H (and more than one kh): every kh reads all rows but a
+        // few at the edges, so sum all rows once and take the edges off.
+        const bool unit = stride_h == 1 && KH > 1;
+        if (unit) sum_rows(total.data(), pd, IH, IW, IW);
         for (int64_t kh = 0; kh < KH; ++kh) {
           const Progression& p = L[1][size_t(kh)];
           float* a = acc.data() + kh * IW;
-          sum_rows(a, pd + p.first * IW, p.count, p.step * IW, IW);
+          if (unit && p.count > 0) {
+            std::copy(total.begin(), total.end(), a);
+            for (int64_t r = 0; r < IH; ++r)
+              if (r < p.first || r >= p.first + p.count) sub_row(a, pd + r * IW, IW);
+          } else {
+            sum_rows(a, pd + p.first * IW, p.count, p.step * IW, IW);
+          }
           for (int64_t kw = 0; kw < KW; ++kw) {
             const Progression& q = L[2][size_t(kw)];
             r2[size_t((id * KH + kh) * KW + kw)] = progression_sum(a + q.first, q.count, q.step);
