@@ -16,6 +16,8 @@ extern const size_t c8_default_model_json_size;
 
 namespace c8 {
 
+size_t default_model_bytes() { return c8_default_model_size; }
+
 static nlohmann::json default_json() {
   return nlohmann::json::parse(std::string(reinterpret_cast<const char*>(c8_default_model_json), c8_default_model_json_size));
 }

@@ -26,6 +26,8 @@ struct LoadedModel {
   std::string default_dataset;  // validation data set, empty when unknown
 };
 LoadedModel load_model_arg(const std::string& arg);
+// Size of the ONNX file embedded as the default model.
+size_t default_model_bytes();
 // Stores preprocessing (and the validation data set, if known) in a model
 // calibr8 writes, so later commands on it need no flags.
 void record_model_defaults(Graph& g, const Preprocess& p, const std::string& dataset);

@@ -92,6 +92,8 @@ CommandAction add_compare_command(CLI::App& app) {
     CompareConfig c;
     c.path_a = a.path;
     c.path_b = b.path;
+    if (a.is_default) c.bytes_a = default_model_bytes();
+    if (b.is_default) c.bytes_b = default_model_bytes();
     c.dataset = ds_path;
     c.pre = p;
     c.input = ImageInput{ga.channels, ga.height, ga.width, ga.nhwc};

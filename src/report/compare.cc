@@ -256,8 +256,8 @@ CompareResult compare_models(const Graph& a, const Graph& b, const CompareConfig
   res.config = c;
   res.a.path = c.path_a;
   res.b.path = c.path_b;
-  res.a.file_bytes = file_size_or_zero(c.path_a);
-  res.b.file_bytes = file_size_or_zero(c.path_b);
+  res.a.file_bytes = c.bytes_a ? c.bytes_a : file_size_or_zero(c.path_a);
+  res.b.file_bytes = c.bytes_b ? c.bytes_b : file_size_or_zero(c.path_b);
   res.a.parameters = a.parameter_count();
   res.b.parameters = b.parameter_count();
   auto ds = open_dataset(c.dataset);

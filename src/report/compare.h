@@ -61,6 +61,7 @@ struct LayerRow {
 
 struct CompareConfig {
   std::string path_a, path_b, dataset;
+  uint64_t bytes_a = 0, bytes_b = 0;  // model sizes when not files (the embedded default); 0: size of the file
   Preprocess pre;
   ImageInput input;       // geometry of the (common) image input
   int64_t fixed_batch = -1;  // > 0: the model's input batch is fixed

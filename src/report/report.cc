@@ -164,7 +164,7 @@ std::string report_text(const json& j) {
   row("", "A (reference)", "B (candidate)");
   row("model", pa, pb);
   row("file size", human_bytes(num(a, "file_bytes")), human_bytes(num(b, "file_bytes")),
-      num(b, "file_bytes") > 0 ? fmt("B/A %.2f", num(b, "file_bytes") / std::max(1.0, num(a, "file_bytes"))) : "");
+      num(a, "file_bytes") > 0 && num(b, "file_bytes") > 0 ? fmt("B/A %.2f", num(b, "file_bytes") / num(a, "file_bytes")) : "");
   row("parameters", fmt("%.0f", num(a, "parameters")), fmt("%.0f", num(b, "parameters")));
   if (j.contains("accuracy")) {
     const json& acc = j["accuracy"];

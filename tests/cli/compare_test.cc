@@ -246,3 +246,17 @@ TEST(CompareTest, InfoShowsLayerPrecision) {
 }
 
 }  // namespace
+
+// The embedded default model has a size too (it is not a file): the report
+// must give it, and the B/A ratio, rather than "-" and a ratio against 1 byte.
+TEST(CompareTest, DefaultModelReportsItsSize) {
+  std::string cmd = std::string(C8_BINARY) + " compare default default --limit 16 --no-speed --no-layers --json 2>/dev/null";
+  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
+  ASSERT_TRUE(p);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p.get())) out.append(buf, n);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_GT(j["a"]["file_bytes"].get<double>(), 100000.0);
+  EXPECT_EQ(j["a"]["file_bytes"], j["b"]["file_bytes"]);
+}
