@@ -9,28 +9,13 @@
 
 #include "ir/graph.h"
 #include "runtime/session.h"
+#include "qdq_build.h"
 
 namespace c8 {
 namespace {
 
-int scalar(Graph& g, const std::string& n, DType t, double v) {
-  Tensor s(t, {});
-  if (t == DType::F32) s.data<float>()[0] = float(v);
-  else if (t == DType::U8) s.data<uint8_t>()[0] = uint8_t(v);
-  else s.data<int8_t>()[0] = int8_t(v);
-  return g.add_constant(n, s);
-}
-
-int q(Graph& g, int x, const std::string& n, float scale, DType t, int zp) {
-  int y = g.add_value(n, t);
-  g.add_node("QuantizeLinear", {x, scalar(g, n + "_s", DType::F32, scale), scalar(g, n + "_z", t, zp)}, {y}, n + "_Q");
-  return y;
-}
-int dq(Graph& g, int x, const std::string& n, float scale, DType t, int zp) {
-  int y = g.add_value(n, DType::F32);
-  g.add_node("DequantizeLinear", {x, scalar(g, n + "_s", DType::F32, scale), scalar(g, n + "_z", t, zp)}, {y}, n + "_DQ");
-  return y;
-}
+using c8test::dequantize;
+using c8test::quantize;
 
 struct Case {
   Shape shape;
@@ -56,8 +41,8 @@ TEST(QAdd, FusedAndBitIdenticalToQdqReference) {
       g.values[size_t(v)].has_shape = true;
     }
     g.inputs = {xa, xb};
-    int a = dq(g, q(g, xa, "aq", 0.02f, c.ta, c.za), "adq", 0.02f, c.ta, c.za);
-    int b = dq(g, q(g, xb, "bq", 0.035f, c.tb, c.zb), "bdq", 0.035f, c.tb, c.zb);
+    int a = dequantize(g, quantize(g, xa, "aq", 0.02f, c.ta, c.za), "adq", 0.02f, c.ta, c.za);
+    int b = dequantize(g, quantize(g, xb, "bq", 0.035f, c.tb, c.zb), "bdq", 0.035f, c.tb, c.zb);
     int s = g.add_value("sum", DType::F32);
     g.add_node("Add", {a, b}, {s}, "add");
     int z = s;
@@ -70,7 +55,7 @@ TEST(QAdd, FusedAndBitIdenticalToQdqReference) {
       }
       g.add_node(c.act, ins, {z}, "act");
     }
-    g.outputs = {dq(g, q(g, z, "yq", 0.03f, c.ty, c.zy), "ydq", 0.03f, c.ty, c.zy)};
+    g.outputs = {dequantize(g, quantize(g, z, "yq", 0.03f, c.ty, c.zy), "ydq", 0.03f, c.ty, c.zy)};
 
     std::mt19937 rng(seed++);
     std::uniform_real_distribution<float> u(-3.f, 5.f);

@@ -15,6 +15,7 @@
 
 #include "ir/graph.h"
 #include "runtime/session.h"
+#include "qdq_build.h"
 
 namespace c8 {
 namespace {
@@ -27,21 +28,9 @@ struct QCase {
   int wbits;
 };
 
-int scalar(Graph& g, const std::string& n, DType t, double v) {
-  Tensor s(t, {});
-  if (t == DType::F32) s.data<float>()[0] = float(v);
-  else if (t == DType::U8) s.data<uint8_t>()[0] = uint8_t(v);
-  else s.data<int8_t>()[0] = int8_t(v);
-  return g.add_constant(n, s);
-}
-
 // x -> Q -> DQ ; returns the DQ output.
 int qdq(Graph& g, int x, const std::string& n, float scale, DType t, int zp) {
-  int sc = scalar(g, n + "_s", DType::F32, scale), z = scalar(g, n + "_z", t, zp);
-  int q = g.add_value(n + "_q", t), d = g.add_value(n + "_dq", DType::F32);
-  g.add_node("QuantizeLinear", {x, sc, z}, {q}, n + "_Q");
-  g.add_node("DequantizeLinear", {q, sc, z}, {d}, n + "_DQ");
-  return d;
+  return c8test::dequantize(g, c8test::quantize(g, x, n + "_q", scale, t, zp), n + "_dq", scale, t, zp);
 }
 
 int qweight(Graph& g, std::mt19937& rng, const std::string& n, Shape s, int bits) {

@@ -20,24 +20,19 @@
 // layout from a previous conv), channels are multiples of 8, groups = 1, and
 // the fused post-ops are at most one Relu/Clip. C8_WINOGRAD=0 disables it.
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
-#include "runtime/kernels/dnnl/common.h"
+#include "runtime/kernels/dnnl/winograd_tiles.h"
 
 namespace c8::dnnlk {
 namespace {
 
-constexpr int kOcb = 16;  // GEMM output-channel block (two ymm)
-constexpr int kRows = 6;  // GEMM tile rows per micro-kernel (12 accumulators)
 
-struct WinoConv : Kernel {
-  int64_t N = 0, IC = 0, OC = 0, OCp = 0, IH = 0, IW = 0, OH = 0, OW = 0, pt = 0, pl = 0;
-  int64_t TH = 0, TW = 0, tiles = 0, chunk = 0;
+struct WinoConv : Kernel, WinoTiles {
   std::vector<float> U;     // [16][OCp/16][IC][16]
   std::vector<float> bias;  // [OCp]
   float lo = -3.4028235e38f, hi = 3.4028235e38f;
@@ -46,34 +41,19 @@ struct WinoConv : Kernel {
   void execute(KernelIO& io) override {
     const float* src = static_cast<const float*>(io.in[0].get_data_handle());
     float* dst = static_cast<float*>(io.out[0].get_data_handle());
-    const int64_t nchunks = (tiles + chunk - 1) / chunk;
-    int nt = std::max(1, std::min<int>(omp_get_max_threads(), int(nchunks)));
-    if (int(scratch.size()) < nt) scratch.resize(size_t(nt));
-#pragma omp parallel num_threads(nt)
-    {
-      std::vector<float>& buf = scratch[size_t(omp_get_thread_num())];
-      size_t need = size_t(16 * chunk * (IC + OCp));
-      if (buf.size() < need) buf.resize(need);
-#pragma omp for schedule(static)
-      for (int64_t c = 0; c < nchunks; ++c) {
-        int64_t t0 = c * chunk, nt_ = std::min(chunk, tiles - t0);
-        float* V = buf.data();
-        float* M = V + 16 * chunk * IC;
-        input_transform(src, t0, nt_, V);
-        gemms(V, M, nt_);
-        output_transform(M, t0, nt_, dst);
-      }
-    }
+    scratch.resize(size_t(std::max(1, omp_get_max_threads())));
+    for_chunks([&](int th, int64_t t0, int64_t nt) {
+      std::vector<float>& buf = scratch[size_t(th)];
+      if (buf.size() < size_t(16 * chunk * (IC + OCp))) buf.resize(size_t(16 * chunk * (IC + OCp)));
+      float* V = buf.data();
+      float* M = V + 16 * chunk * IC;
+      input_transform(src, t0, nt, V);
+      wino_gemms(*this, *this, V, U.data(), M, nt);
+      output_transform(M, t0, nt, dst);
+    });
   }
   std::string impl() const override { return "c8:winograd_f2x3:avx2"; }
 
-  // Tile t -> (image, tile row, tile col).
-  void tile_pos(int64_t t, int64_t& n, int64_t& ty, int64_t& tx) const {
-    n = t / (TH * TW);
-    int64_t r = t % (TH * TW);
-    ty = r / TW;
-    tx = r % TW;
-  }
 
   void input_transform(const float* src, int64_t t0, int64_t nt, float* V) const {
     const int64_t CB = IC / 8, plane = IH * IW * 8;
@@ -132,7 +112,7 @@ struct WinoConv : Kernel {
 #pragma GCC unroll 4
     for (int64_t k = 0; k < K; ++k) {
       __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-      b += kOcb;
+      b += kWinoOcb;
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         __m256 x = _mm256_broadcast_ss(ar[r] + k);
@@ -147,27 +127,6 @@ struct WinoConv : Kernel {
     }
   }
 
-  void gemms(const float* V, float* M, int64_t nt) const {
-    const int64_t OB = OCp / kOcb;
-    #pragma GCC unroll 16
-    for (int xi = 0; xi < 16; ++xi) {
-      const float* a = V + xi * chunk * IC;
-      float* m = M + xi * chunk * OCp;
-      for (int64_t ob = 0; ob < OB; ++ob) {
-        const float* b = U.data() + (size_t(xi) * size_t(OB) + size_t(ob)) * size_t(IC * kOcb);
-        int64_t t = 0;
-        for (; t + kRows <= nt; t += kRows) micro<kRows>(a + t * IC, b, m + t * OCp + ob * kOcb);
-        switch (nt - t) {
-          case 5: micro<5>(a + t * IC, b, m + t * OCp + ob * kOcb); break;
-          case 4: micro<4>(a + t * IC, b, m + t * OCp + ob * kOcb); break;
-          case 3: micro<3>(a + t * IC, b, m + t * OCp + ob * kOcb); break;
-          case 2: micro<2>(a + t * IC, b, m + t * OCp + ob * kOcb); break;
-          case 1: micro<1>(a + t * IC, b, m + t * OCp + ob * kOcb); break;
-          default: break;
-        }
-      }
-    }
-  }
 
   void output_transform(const float* M, int64_t t0, int64_t nt, float* dst) const {
     const int64_t CB = OC / 8, plane = OH * OW * 8, xs = chunk * OCp;
@@ -207,8 +166,8 @@ struct WinoConv : Kernel {
 
 // U = G g G^T per (oc, ic), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
 void transform_weights(const float* w, WinoConv& k) {
-  const int64_t OB = k.OCp / kOcb;
-  k.U.assign(size_t(16 * OB * k.IC * kOcb), 0.f);
+  const int64_t OB = k.OCp / kWinoOcb;
+  k.U.assign(size_t(16 * OB * k.IC * kWinoOcb), 0.f);
   for (int64_t oc = 0; oc < k.OC; ++oc)
     for (int64_t ic = 0; ic < k.IC; ++ic) {
       const float* g = w + (oc * k.IC + ic) * 9;
@@ -226,20 +185,16 @@ void transform_weights(const float* w, WinoConv& k) {
         #pragma GCC unroll 16
         for (int q = 0; q < 4; ++q) {
           int xi = r * 4 + q;
-          size_t at = ((size_t(xi) * size_t(OB) + size_t(oc / kOcb)) * size_t(k.IC) + size_t(ic)) * kOcb + size_t(oc % kOcb);
+          size_t at = ((size_t(xi) * size_t(OB) + size_t(oc / kWinoOcb)) * size_t(k.IC) + size_t(ic)) * kWinoOcb + size_t(oc % kWinoOcb);
           k.U[at] = u[q];
         }
       }
     }
 }
 
-bool winograd_enabled() {
-  const char* e = std::getenv("C8_WINOGRAD");
-  return !(e && std::string(e) == "0");
-}
 
 std::unique_ptr<Kernel> make_winograd_conv(BuildCtx& ctx) {
-  if (!winograd_enabled()) return nullptr;
+  if (winograd_mode() == "0") return nullptr;
   if (ctx.in.size() < 2 || ctx.out.empty() || !is_f32(ctx.in[0]) || !is_f32(ctx.in[1]) || !is_f32(ctx.out[0]))
     return nullptr;
   if (!ctx.in[1].constant) return nullptr;
@@ -263,25 +218,7 @@ std::unique_ptr<Kernel> make_winograd_conv(BuildCtx& ctx) {
     else return nullptr;
   }
   auto k = std::make_unique<WinoConv>();
-  k->N = g.src[0];
-  k->IC = g.C;
-  k->OC = g.M;
-  k->OCp = (g.M + kOcb - 1) / kOcb * kOcb;
-  k->IH = g.src[2];
-  k->IW = g.src[3];
-  k->OH = g.dst[2];
-  k->OW = g.dst[3];
-  k->pt = g.pl[0];
-  k->pl = g.pl[1];
-  k->TH = (k->OH + 1) / 2;
-  k->TW = (k->OW + 1) / 2;
-  k->tiles = k->N * k->TH * k->TW;
-  // Tiles per chunk: V and M of one chunk (16 x chunk x (IC + OCp) floats)
-  // should stay in half of L2 (512 KB per core here), in multiples of the
-  // GEMM row block. 96-1536 KB measured within noise on googlenet; 192 KB
-  // was at least as fast as any.
-  int64_t c = (192 * 1024 / 4) / (16 * (k->IC + k->OCp));
-  k->chunk = std::max<int64_t>(kRows, std::min<int64_t>(120, c / kRows * kRows));
+  k->init(g, sizeof(float), sizeof(float));
   k->lo = lo;
   k->hi = hi;
   Tensor w = ctx.in[1].constant->cast(DType::F32);

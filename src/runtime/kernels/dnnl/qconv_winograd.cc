@@ -22,7 +22,6 @@
 // (Lavin & Gray 2015; integer Winograd as in e.g. "Efficient Winograd
 // Convolution via Integer Arithmetic", Meng & Brothers 2019.)
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -30,17 +29,13 @@
 #include <string>
 #include <vector>
 
-#include "runtime/kernels/dnnl/common.h"
+#include "runtime/kernels/dnnl/winograd_tiles.h"
 
 namespace c8::dnnlk {
 namespace {
 
-constexpr int kOcb = 16;  // output channels per GEMM block (2 ymm of int32)
-constexpr int kRows = 6;
 
-struct QWino : Kernel {
-  int64_t N = 0, IC = 0, OC = 0, OCp = 0, IH = 0, IW = 0, OH = 0, OW = 0, pt = 0, pl = 0;
-  int64_t TH = 0, TW = 0, tiles = 0, chunk = 0;
+struct QWino : Kernel, WinoTiles {
   std::vector<int16_t> U;  // [16][OCp/16][IC/2][16][2]
   std::vector<float> bias, scale;  // [OCp], accumulator units / output scale
   float lo = 0, hi = 255, zy = 0;  // saturation bounds and zero point (output units)
@@ -53,36 +48,21 @@ struct QWino : Kernel {
   void execute(KernelIO& io) override {
     const uint8_t* src = static_cast<const uint8_t*>(io.in[0].get_data_handle());
     uint8_t* dst = static_cast<uint8_t*>(io.out[0].get_data_handle());
-    const int64_t nchunks = (tiles + chunk - 1) / chunk;
-    int nt = std::max(1, std::min<int>(omp_get_max_threads(), int(nchunks)));
-    if (int(vbuf.size()) < nt) {
-      vbuf.resize(size_t(nt));
-      mbuf.resize(size_t(nt));
-    }
-#pragma omp parallel num_threads(nt)
-    {
-      int th = omp_get_thread_num();
+    size_t threads = size_t(std::max(1, omp_get_max_threads()));
+    vbuf.resize(threads);
+    mbuf.resize(threads);
+    for_chunks([&](int th, int64_t t0, int64_t nt) {
       std::vector<int16_t>& V = vbuf[size_t(th)];
       std::vector<int32_t>& M = mbuf[size_t(th)];
       if (V.size() < size_t(16 * chunk * IC)) V.resize(size_t(16 * chunk * IC));
       if (M.size() < size_t(16 * chunk * OCp)) M.resize(size_t(16 * chunk * OCp));
-#pragma omp for schedule(static)
-      for (int64_t c = 0; c < nchunks; ++c) {
-        int64_t t0 = c * chunk, n = std::min(chunk, tiles - t0);
-        input_transform(src, t0, n, V.data());
-        gemms(V.data(), M.data(), n);
-        output_transform(M.data(), t0, n, dst);
-      }
-    }
+      input_transform(src, t0, nt, V.data());
+      wino_gemms(*this, *this, V.data(), U.data(), M.data(), nt);
+      output_transform(M.data(), t0, nt, dst);
+    });
   }
   std::string impl() const override { return "c8:winograd_f2x3_int:avx2 " + precision; }
 
-  void tile_pos(int64_t t, int64_t& n, int64_t& ty, int64_t& tx) const {
-    n = t / (TH * TW);
-    int64_t r = t % (TH * TW);
-    ty = r / TW;
-    tx = r % TW;
-  }
 
   void input_transform(const uint8_t* src, int64_t t0, int64_t nt, int16_t* V) const {
     const int64_t xs = chunk * IC;  // stride between the 16 xi planes
@@ -137,7 +117,7 @@ struct QWino : Kernel {
     for (int64_t k = 0; k < K2; ++k) {
       __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
       __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
-      b += 2 * kOcb;
+      b += 2 * kWinoOcb;
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         __m256i x = _mm256_set1_epi32(ar[r][k]);  // one (ic, ic+1) pair of this tile
@@ -152,26 +132,6 @@ struct QWino : Kernel {
     }
   }
 
-  void gemms(const int16_t* V, int32_t* M, int64_t nt) const {
-    const int64_t OB = OCp / kOcb;
-    for (int xi = 0; xi < 16; ++xi) {
-      const int16_t* a = V + xi * chunk * IC;
-      int32_t* m = M + xi * chunk * OCp;
-      for (int64_t ob = 0; ob < OB; ++ob) {
-        const int16_t* b = U.data() + (size_t(xi) * size_t(OB) + size_t(ob)) * size_t(IC * kOcb);
-        int64_t t = 0;
-        for (; t + kRows <= nt; t += kRows) micro<kRows>(a + t * IC, b, m + t * OCp + ob * kOcb);
-        switch (nt - t) {
-          case 5: micro<5>(a + t * IC, b, m + t * OCp + ob * kOcb); break;
-          case 4: micro<4>(a + t * IC, b, m + t * OCp + ob * kOcb); break;
-          case 3: micro<3>(a + t * IC, b, m + t * OCp + ob * kOcb); break;
-          case 2: micro<2>(a + t * IC, b, m + t * OCp + ob * kOcb); break;
-          case 1: micro<1>(a + t * IC, b, m + t * OCp + ob * kOcb); break;
-          default: break;
-        }
-      }
-    }
-  }
 
   // 8 int32 accumulators -> 8 saturated u8/s8, as oneDNN's epilogue does it.
   inline void store8(__m256i acc, int64_t c, uint8_t* out) const {
@@ -222,8 +182,8 @@ struct QWino : Kernel {
 // U' = (2G) g (2G)^T with 2G = [2 0 0; 1 1 1; 1 -1 1; 0 0 2], packed for
 // vpmaddwd: [xi][oc block][ic pair][16 oc][2 ic].
 void transform_weights(const int8_t* w, QWino& k) {
-  const int64_t OB = k.OCp / kOcb;
-  k.U.assign(size_t(16 * OB * k.IC * kOcb), 0);
+  const int64_t OB = k.OCp / kWinoOcb;
+  k.U.assign(size_t(16 * OB * k.IC * kWinoOcb), 0);
   for (int64_t oc = 0; oc < k.OC; ++oc)
     for (int64_t ic = 0; ic < k.IC; ++ic) {
       const int8_t* g = w + (oc * k.IC + ic) * 9;
@@ -237,8 +197,8 @@ void transform_weights(const int8_t* w, QWino& k) {
       for (int r = 0; r < 4; ++r) {
         int u[4] = {2 * tg[r][0], tg[r][0] + tg[r][1] + tg[r][2], tg[r][0] - tg[r][1] + tg[r][2], 2 * tg[r][2]};
         for (int q = 0; q < 4; ++q) {
-          size_t at = (((size_t(r * 4 + q) * size_t(OB) + size_t(oc / kOcb)) * size_t(k.IC / 2) + size_t(ic / 2)) * kOcb +
-                       size_t(oc % kOcb)) * 2 + size_t(ic % 2);
+          size_t at = (((size_t(r * 4 + q) * size_t(OB) + size_t(oc / kWinoOcb)) * size_t(k.IC / 2) + size_t(ic / 2)) * kWinoOcb +
+                       size_t(oc % kWinoOcb)) * 2 + size_t(ic % 2);
           k.U[at] = int16_t(u[q]);
         }
       }
@@ -246,8 +206,7 @@ void transform_weights(const int8_t* w, QWino& k) {
 }
 
 std::unique_ptr<Kernel> make_qconv_winograd(BuildCtx& ctx) {
-  const char* e = std::getenv("C8_WINOGRAD");  // 0: never; all: wherever it applies (tests)
-  const std::string mode = e ? e : "";
+  const std::string mode = winograd_mode();
   if (mode == "0") return nullptr;
   const Node& n = *ctx.node;
   if (ctx.in.size() < 2 || ctx.out.empty() || !ctx.in[1].constant || ctx.in[1].dtype != DType::I8) return nullptr;
@@ -284,22 +243,7 @@ std::unique_ptr<Kernel> make_qconv_winograd(BuildCtx& ctx) {
   if (n.post_ops.size() > 1) return nullptr;
   auto ws = n.attr_floats("w_scales");
   if (ws.size() != 1 && int64_t(ws.size()) != g.M) return nullptr;
-  k->N = g.src[0];
-  k->IC = g.C;
-  k->OC = g.M;
-  k->OCp = (g.M + kOcb - 1) / kOcb * kOcb;
-  k->IH = g.src[2];
-  k->IW = g.src[3];
-  k->OH = g.dst[2];
-  k->OW = g.dst[3];
-  k->pt = g.pl[0];
-  k->pl = g.pl[1];
-  k->TH = (k->OH + 1) / 2;
-  k->TW = (k->OW + 1) / 2;
-  k->tiles = k->N * k->TH * k->TW;
-  // V (int16) and M (int32) of one chunk in about 192 KB (half of L2).
-  int64_t c = (192 * 1024) / (16 * (2 * k->IC + 4 * k->OCp));
-  k->chunk = std::max<int64_t>(kRows, std::min<int64_t>(120, c / kRows * kRows));
+  k->init(g, sizeof(int16_t), sizeof(int32_t));
   k->s8_out = ctx.out[0].dtype == DType::I8;
   k->lo = k->s8_out ? -128.f : 0.f;
   k->hi = k->s8_out ? 127.f : 255.f;
