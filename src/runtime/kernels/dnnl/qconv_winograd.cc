@@ -64,42 +64,63 @@ struct QWino : Kernel, WinoTiles {
   std::string impl() const override { return "c8:winograd_f2x3_int:avx2 " + precision; }
 
 
-  void input_transform(const uint8_t* src, int64_t t0, int64_t nt, int16_t* V) const {
+  // 16 channels per ymm where they fill it, 8 per xmm for the rest.
+  struct Lanes16 {
+    using T = __m256i;
+    static constexpr int kW = 16;
+    static T load(const uint8_t* p) { return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    static T zero() { return _mm256_setzero_si256(); }
+    static T add(T a, T b) { return _mm256_add_epi16(a, b); }
+    static T sub(T a, T b) { return _mm256_sub_epi16(a, b); }
+    static void store(int16_t* p, T v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  };
+  struct Lanes8 {
+    using T = __m128i;
+    static constexpr int kW = 8;
+    static T load(const uint8_t* p) { return _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+    static T zero() { return _mm_setzero_si128(); }
+    static T add(T a, T b) { return _mm_add_epi16(a, b); }
+    static T sub(T a, T b) { return _mm_sub_epi16(a, b); }
+    static void store(int16_t* p, T v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
+  };
+
+  // V = B^T d B for one tile and channels [c, c + L::kW).
+  template <class L>
+  void transform_group(const uint8_t* img, int64_t y0, int64_t x0, int64_t c, int16_t* v) const {
     const int64_t xs = chunk * IC;  // stride between the 16 xi planes
-    const __m128i z = _mm_setzero_si128();
+    typename L::T d[4][4], t[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r)
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        int64_t y = y0 + r, x = x0 + q;
+        d[r][q] = (y >= 0 && y < IH && x >= 0 && x < IW) ? L::load(img + (y * IW + x) * IC + c) : L::zero();
+      }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      t[0][q] = L::sub(d[0][q], d[2][q]);
+      t[1][q] = L::add(d[1][q], d[2][q]);
+      t[2][q] = L::sub(d[2][q], d[1][q]);
+      t[3][q] = L::sub(d[1][q], d[3][q]);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+      L::store(v + (r * 4 + 0) * xs, L::sub(t[r][0], t[r][2]));
+      L::store(v + (r * 4 + 1) * xs, L::add(t[r][1], t[r][2]));
+      L::store(v + (r * 4 + 2) * xs, L::sub(t[r][2], t[r][1]));
+      L::store(v + (r * 4 + 3) * xs, L::sub(t[r][1], t[r][3]));
+    }
+  }
+
+  void input_transform(const uint8_t* src, int64_t t0, int64_t nt, int16_t* V) const {
     for (int64_t i = 0; i < nt; ++i) {
       int64_t n, ty, tx;
       tile_pos(t0 + i, n, ty, tx);
       const int64_t y0 = 2 * ty - pt, x0 = 2 * tx - pl;
       const uint8_t* img = src + n * IH * IW * IC;
-      for (int64_t c = 0; c < IC; c += 8) {
-        __m128i d[4][4];
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; ++r)
-#pragma GCC unroll 4
-          for (int q = 0; q < 4; ++q) {
-            int64_t y = y0 + r, x = x0 + q;
-            d[r][q] = (y >= 0 && y < IH && x >= 0 && x < IW)
-                          ? _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(img + (y * IW + x) * IC + c)))
-                          : z;
-          }
-        __m128i t[4][4];
-#pragma GCC unroll 4
-        for (int q = 0; q < 4; ++q) {
-          t[0][q] = _mm_sub_epi16(d[0][q], d[2][q]);
-          t[1][q] = _mm_add_epi16(d[1][q], d[2][q]);
-          t[2][q] = _mm_sub_epi16(d[2][q], d[1][q]);
-          t[3][q] = _mm_sub_epi16(d[1][q], d[3][q]);
-        }
-        int16_t* v = V + i * IC + c;
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; ++r) {
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(v + (r * 4 + 0) * xs), _mm_sub_epi16(t[r][0], t[r][2]));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(v + (r * 4 + 1) * xs), _mm_add_epi16(t[r][1], t[r][2]));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(v + (r * 4 + 2) * xs), _mm_sub_epi16(t[r][2], t[r][1]));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(v + (r * 4 + 3) * xs), _mm_sub_epi16(t[r][1], t[r][3]));
-        }
-      }
+      int64_t c = 0;
+      for (; c + 16 <= IC; c += 16) transform_group<Lanes16>(img, y0, x0, c, V + i * IC + c);
+      for (; c < IC; c += 8) transform_group<Lanes8>(img, y0, x0, c, V + i * IC + c);
     }
   }
 
