@@ -1,6 +1,7 @@
 #include "quant/calibrate.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <cmath>
 #include <dnnl.hpp>
@@ -32,6 +33,60 @@ const std::set<std::string>& quant_ops() {
       "MatMulIntegerToFloat", "FakeQuantize"};
   return s;
 }
+
+// The preprocessed calibration batches of pass 1, kept in an unlinked
+// temporary file for pass 2. Decoding and preprocessing JPEGs a second time
+// was about 20 % of calibration on 224x224 inputs; a file (page cache, not
+// this process's memory) keeps peak RSS independent of the subset size.
+// Best effort: without space for it, pass 2 decodes again.
+class BatchSpill {
+ public:
+  explicit BatchSpill(bool on) : f_(on ? std::tmpfile() : nullptr) {}
+  ~BatchSpill() {
+    if (f_) std::fclose(f_);
+  }
+  BatchSpill(const BatchSpill&) = delete;
+  BatchSpill& operator=(const BatchSpill&) = delete;
+  void put(const Tensor& x, size_t nv) {
+    if (!f_ || stopped_) return;
+    const size_t bytes = size_t(x.nbytes());
+    if (written_ + bytes > kMaxBytes || std::fwrite(x.raw(), 1, bytes, f_) != bytes) {
+      stopped_ = true;  // later batches are decoded again
+      return;
+    }
+    entries_.push_back({x.dtype, x.shape, nv, written_});
+    written_ += bytes;
+  }
+  // Batch b as written by put(), if it was.
+  bool get(size_t b, Tensor& x, size_t& nv) {
+    if (!f_ || b >= entries_.size()) return false;
+    if (!flushed_) {
+      if (std::fflush(f_) != 0) return false;
+      flushed_ = true;
+    }
+    const Entry& e = entries_[b];
+    Tensor t(e.dtype, e.shape);
+    if (fseeko(f_, off_t(e.offset), SEEK_SET) != 0 ||
+        std::fread(t.raw(), 1, size_t(t.nbytes()), f_) != size_t(t.nbytes()))
+      return false;
+    x = t;
+    nv = e.n_valid;
+    return true;
+  }
+
+ private:
+  static constexpr size_t kMaxBytes = size_t(4) << 30;
+  struct Entry {
+    DType dtype;
+    Shape shape;
+    size_t n_valid;
+    size_t offset;
+  };
+  std::FILE* f_;
+  std::vector<Entry> entries_;
+  size_t written_ = 0;
+  bool stopped_ = false, flushed_ = false;
+};
 
 }  // namespace
 
@@ -289,9 +344,11 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   for (const ActQuantizer& a : P.acts) sess.observed.insert(G.values[size_t(a.value)].name);
   int input_act = G.inputs.empty() ? -1 : P.act_index(G.inputs[0]);
   size_t done = 0;
+  BatchSpill spill(s.bias_correction);
   for (size_t b = 0; b < src.batches; ++b) {
     size_t nv = 0;
     Tensor x = src.get(b, nv);
+    spill.put(x, nv);
     if (input_act >= 0) stats[size_t(input_act)].add(x, nv);
     sess.observer = [&](int v, const Tensor& t) {
       const Graph& pg = sess.planned_graph();
@@ -422,7 +479,8 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
     for (auto& [name, layers] : by_input) sess.observed.insert(name);
     size_t bdone = 0;
     for (size_t b = 0; b < src.batches; ++b) {
-      Tensor x = src.get(b, nv);
+      Tensor x;
+      if (!spill.get(b, x, nv)) x = src.get(b, nv);
       feed(input_name, x);
       sess.observer = [&](int v, const Tensor& t) { feed(sess.planned_graph().values[size_t(v)].name, t); };
       sess.run({x});
