@@ -97,7 +97,7 @@ def main():
                 rows.append((model, b, t, mc, mo, mc / mo, min(ratios), max(ratios), gflop or float("nan"), gfs,
                              100.0 * gfs / peak))
     print()
-    print(f"peak FP32 = threads x {a.peak_gflops:g} GFLOP/s; GFLOP = direct-convolution work (2 x MACs), so "
+    print(f"peak = threads x {a.peak_gflops:g} G(FL)OP/s per core; GFLOP = direct-convolution work (2 x MACs), so "
           "layers run by Winograd (fewer multiplies) count as 'effective' GFLOP/s; "
           f"{a.rounds} interleaved rounds x {a.seconds:g} s, median of medians")
     print()

@@ -115,12 +115,6 @@ CalibSource dataset_source(const Dataset& ds, std::vector<size_t> idx, const Pre
   return src;
 }
 
-bool cpu_has_vnni() {
-  auto isa = dnnl::get_effective_cpu_isa();
-  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
-         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
-}
-
 void refuse_quantized(const Graph& g, const std::string& display) {
   std::map<std::string, int> found;
   for (const Node& n : g.nodes)

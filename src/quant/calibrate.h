@@ -87,8 +87,6 @@ void refuse_quantized(const Graph& g, const std::string& display);
 // Export-safe preparation: FP16 -> FP32, Identity removal, constant folding,
 // BatchNormalization folding (never the fuse_* passes).
 Graph prepare_for_calibration(Graph g);
-// True if oneDNN runs u8*s8 dot products with VNNI on this CPU.
-bool cpu_has_vnni();
 // Runs the statistics pass, chooses ranges, quantizes weights, runs the fast
 // bias correction pass and builds the QDQ graph. `fp32` must be prepared.
 CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const CalibSettings& s,

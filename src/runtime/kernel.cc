@@ -18,6 +18,12 @@ dnnl::memory::data_type to_dnnl(DType t) {
   }
 }
 
+bool cpu_has_vnni() {
+  auto isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
 bool dnnl_supports(DType t) { return to_dnnl(t) != dnnl::memory::data_type::undef; }
 
 dnnl::memory::desc plain_md(DType t, const Shape& s) {

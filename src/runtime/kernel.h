@@ -24,6 +24,9 @@ namespace c8 {
 
 dnnl::memory::data_type to_dnnl(DType t);  // undef when oneDNN has no such type
 bool dnnl_supports(DType t);
+// True if oneDNN will use a VNNI ISA (AVX-512 VNNI and up, or AVX-VNNI),
+// i.e. u8*s8 products accumulate in 32 bits; respects ONEDNN_MAX_CPU_ISA.
+bool cpu_has_vnni();
 // Row-major descriptor for dims (rank 0 is treated as [1]).
 dnnl::memory::desc plain_md(DType t, const Shape& s);
 // True if md is laid out exactly as row-major of its dims (so a plain Tensor

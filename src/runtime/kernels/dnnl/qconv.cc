@@ -143,12 +143,6 @@ bool post_ops_for(const Node& n, const QParamsN& q, bool int8, dnnl::post_ops& o
   return true;
 }
 
-bool has_vnni() {
-  auto isa = dnnl::get_effective_cpu_isa();
-  return isa == dnnl::cpu_isa::avx2_vnni || isa == dnnl::cpu_isa::avx512_core_vnni ||
-         isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
-}
-
 // Two adjacent input channels (same output channel and tap) whose |w| sum
 // exceeds 128 can overflow vpmaddubsw's int16 pair sum with u8 inputs.
 bool pair_saturation_risk(const Tensor& w, int64_t M, int64_t Cg, int64_t ksz) {
@@ -304,7 +298,7 @@ std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
   bool depthwise = g.group > 1 && g.group == g.C && g.group == g.M;
   std::unique_ptr<QConvKernel> k8, kf;
   std::string why;
-  if (!depthwise && !has_vnni() && pair_saturation_risk(*ctx.in[1].constant, g.M, g.C / g.group, shape_numel(ctx.in[1].shape) / (g.M * (g.C / g.group)))) {
+  if (!depthwise && !cpu_has_vnni() && pair_saturation_risk(*ctx.in[1].constant, g.M, g.C / g.group, shape_numel(ctx.in[1].shape) / (g.M * (g.C / g.group)))) {
     why = ": 8-bit weight pairs would saturate u8s8 without VNNI";
   } else {
     try {

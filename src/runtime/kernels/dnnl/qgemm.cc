@@ -15,12 +15,6 @@ namespace {
 
 const char* dname(DType t) { return t == DType::U8 ? "u8" : t == DType::I8 ? "s8" : t == DType::F32 ? "f32" : "?"; }
 
-bool has_vnni() {
-  auto isa = dnnl::get_effective_cpu_isa();
-  return isa == dnnl::cpu_isa::avx2_vnni || isa == dnnl::cpu_isa::avx512_core_vnni ||
-         isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
-}
-
 struct QGemmKernel : Kernel {
   bool int8 = true;
   dnnl::matmul::primitive_desc pd;
@@ -81,7 +75,7 @@ std::unique_ptr<Kernel> make_qgemm(BuildCtx& ctx) {
 
   // Saturation risk of u8s8 pair sums along K without VNNI.
   bool risk = false;
-  if (!has_vnni()) {
+  if (!cpu_has_vnni()) {
     const int8_t* w = W.data<int8_t>();
     for (int64_t c = 0; c < N && !risk; ++c)
       for (int64_t k = 0; k + 1 < K && !risk; k += 2) {

@@ -79,12 +79,6 @@ struct QGemv : Kernel {
   }
 };
 
-bool has_vnni_isa() {
-  auto isa = dnnl::get_effective_cpu_isa();
-  return isa == dnnl::cpu_isa::avx2_vnni || isa == dnnl::cpu_isa::avx512_core_vnni ||
-         isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
-}
-
 std::unique_ptr<Kernel> make_qgemv(BuildCtx& ctx) {
   const Node& nd = *ctx.node;
   if (ctx.in.size() < 2 || ctx.out.empty() || !ctx.in[1].constant || ctx.in[1].dtype != DType::I8) return nullptr;
@@ -135,7 +129,7 @@ std::unique_ptr<Kernel> make_qgemv(BuildCtx& ctx) {
     }
   // Without VNNI, vpmaddubsw adds two u8*s8 products in 16 bits: refuse
   // weights whose adjacent pairs could saturate it (as qgemm.cc does).
-  if (!has_vnni_isa())
+  if (!cpu_has_vnni())
     for (int64_t n = 0; n < N; ++n)
       for (int64_t kk = 0; kk + 1 < k->Kp; kk += 2)
         if (std::abs(int(k->w[size_t(n * k->Kp + kk)])) + std::abs(int(k->w[size_t(n * k->Kp + kk + 1)])) > 128)
