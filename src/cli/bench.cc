@@ -22,15 +22,6 @@ Tensor random_input(DType dt, const Shape& s, uint64_t seed) {
   return dt == DType::F32 ? t : t.cast(dt);
 }
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  double pos = q * double(v.size() - 1);
-  size_t lo = size_t(pos);
-  size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
-}
-
 }  // namespace
 
 CommandAction add_bench_command(CLI::App& app) {

@@ -10,6 +10,7 @@
 
 #include "report/precision.h"
 #include "runtime/error.h"
+#include "runtime/profile.h"
 
 namespace c8 {
 
@@ -17,15 +18,6 @@ namespace {
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double percentile_of(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  double pos = q * double(v.size() - 1);
-  size_t lo = size_t(pos);
-  size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
 }
 
 uint64_t file_size_or_zero(const std::string& p) {
@@ -55,8 +47,8 @@ std::pair<size_t, size_t> parse_image_range(const std::string& spec, size_t n) {
 
 void LatencyStats::finish(int64_t batch) {
   if (ms.empty()) return;
-  median_ms = percentile_of(ms, 0.5);
-  p90_ms = percentile_of(ms, 0.9);
+  median_ms = percentile(ms, 0.5);
+  p90_ms = percentile(ms, 0.9);
   double sum = 0;
   for (double x : ms) sum += x;
   mean_ms = sum / double(ms.size());

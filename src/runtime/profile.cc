@@ -6,6 +6,15 @@
 
 namespace c8 {
 
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  double pos = q * double(v.size() - 1);
+  size_t lo = size_t(pos);
+  size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
+}
+
 double Profile::total_ms() const {
   double t = 0;
   for (const auto& n : nodes) t += n.total_ms;

@@ -26,6 +26,9 @@ struct Profile {
 bool is_reorder_impl(const std::string& impl);
 bool is_ref_impl(const std::string& impl);
 
+// q-quantile (0..1) of latency samples, linear between order statistics; 0 if empty.
+double percentile(std::vector<double> v, double q);
+
 // Human-readable report: nodes sorted by time (top `limit`, 0 = all), with op,
 // impl, % of total, then totals by op / impl class.
 std::string format_profile(const Profile& p, size_t limit = 0);

@@ -193,6 +193,24 @@ void SumInput::run(dnnl::stream& s, KernelIO& io, dnnl::memory& dst) {
   else std::memcpy(dst.get_data_handle(), src.get_data_handle(), bytes_);
 }
 
+// One spatial dim of an ONNX conv/pool window: replaces the explicit pads
+// (l, r) by what auto_pad asks for (VALID, SAME_UPPER, SAME_LOWER) given the
+// input, the dilated kernel extent kr, the stride and the output size. False
+// on an unknown auto_pad or negative pads.
+static bool resolve_auto_pad(const std::string& ap, int64_t in, int64_t kr, int64_t s, int64_t out, int64_t& l,
+                             int64_t& r) {
+  if (ap == "VALID") {
+    l = r = 0;
+  } else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
+    int64_t total = std::max<int64_t>(0, (out - 1) * s + kr - in);
+    l = ap == "SAME_UPPER" ? total / 2 : total - total / 2;
+    r = total - l;
+  } else if (ap != "NOTSET" && !ap.empty()) {
+    return false;
+  }
+  return l >= 0 && r >= 0;
+}
+
 bool is_nc_dense(const md_t& md, int64_t* blk) {
   const dnnl_memory_desc_t& d = md.data;
   if (d.format_kind != dnnl_blocked || d.ndims < 2 || d.offset0 != 0) return false;
@@ -256,13 +274,7 @@ bool pool_geometry(const Node& n, const std::string& op, const Shape& xs, const 
       if (k < 1 || s < 1 || d < 1 || out < 1) return false;
       int64_t kr = (k - 1) * d + 1;
       int64_t l = pads[size_t(i)], rr = pads[size_t(i + sp)];
-      if (ap == "VALID") l = rr = 0;
-      else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
-        int64_t total = std::max<int64_t>(0, (out - 1) * s + kr - in);
-        l = ap == "SAME_UPPER" ? total / 2 : total - total / 2;
-        rr = total - l;
-      } else if (ap != "NOTSET" && !ap.empty()) return false;
-      if (l < 0 || rr < 0) return false;
+      if (!resolve_auto_pad(ap, in, kr, s, out, l, rr)) return false;
       // Right padding that makes oneDNN produce exactly `out` (ceil_mode).
       int64_t need = (out - 1) * s + kr - in - l;
       if (need > rr) {
@@ -314,13 +326,7 @@ bool conv_geom(const BuildCtx& ctx, ConvGeom& g) {
     if (s < 1 || d < 1) return false;
     int64_t kr = (k - 1) * d + 1;
     int64_t l = pads[size_t(i)], rr = pads[size_t(i + g.sp)];
-    if (ap == "VALID") l = rr = 0;
-    else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
-      int64_t total = std::max<int64_t>(0, (out - 1) * s + kr - in);
-      l = ap == "SAME_UPPER" ? total / 2 : total - total / 2;
-      rr = total - l;
-    } else if (ap != "NOTSET" && !ap.empty()) return false;
-    if (l < 0 || rr < 0) return false;
+    if (!resolve_auto_pad(ap, in, kr, s, out, l, rr)) return false;
     if ((in + l + rr - kr) / s + 1 != out || in + l + rr < kr) return false;
     g.strides.push_back(s);
     g.dil.push_back(d - 1);
