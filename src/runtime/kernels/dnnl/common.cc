@@ -211,6 +211,24 @@ static bool resolve_auto_pad(const std::string& ap, int64_t in, int64_t kr, int6
   return l >= 0 && r >= 0;
 }
 
+bool relu_clip_bounds(const Node& n, float inv, float& lo, float& hi) {
+  lo = -3.4028235e38f;
+  hi = 3.4028235e38f;
+  if (n.post_ops.size() > 1) return false;
+  for (const PostOp& p : n.post_ops) {
+    if (p.kind != PostOp::Eltwise) return false;
+    if (p.op == "Relu") {
+      lo = 0.f;
+    } else if (p.op == "Clip") {
+      lo = p.alpha * inv;
+      hi = p.beta * inv;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool is_nc_dense(const md_t& md, int64_t* blk) {
   const dnnl_memory_desc_t& d = md.data;
   if (d.format_kind != dnnl_blocked || d.ndims < 2 || d.offset0 != 0) return false;

@@ -114,6 +114,12 @@ class SumInput {
 // channel block (concat along C = memcpy, see concat.cc).
 bool is_nc_dense(const md_t& md, int64_t* blk);
 
+// A node's fused post-ops when they are at most one Relu or Clip, as clamp
+// bounds [lo, hi] for values in units of x * inv (Clip bounds times inv, as
+// qconv.cc scales them into the output domain; Relu is lo = 0). False for
+// anything else (other activations, a residual sum, several post-ops).
+bool relu_clip_bounds(const Node& n, float inv, float& lo, float& hi);
+
 // Normalises an axis attribute into [0, rank).
 inline int norm_axis(int64_t a, int rank) { return int(a < 0 ? a + rank : a); }
 

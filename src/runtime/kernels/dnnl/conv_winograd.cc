@@ -208,15 +208,8 @@ std::unique_ptr<Kernel> make_winograd_conv(BuildCtx& ctx) {
   int64_t blk = 0;
   if (!is_nc_dense(ctx.in[0].md, &blk) || blk != 8) return nullptr;
   const Node& n = *ctx.node;
-  float lo = -3.4028235e38f, hi = 3.4028235e38f;
-  if (n.post_ops.size() > 1) return nullptr;
-  if (n.post_ops.size() == 1) {
-    const PostOp& p = n.post_ops[0];
-    if (p.kind != PostOp::Eltwise) return nullptr;
-    if (p.op == "Relu") lo = 0.f;
-    else if (p.op == "Clip") lo = p.alpha, hi = p.beta;
-    else return nullptr;
-  }
+  float lo, hi;
+  if (!relu_clip_bounds(n, 1.f, lo, hi)) return nullptr;
   auto k = std::make_unique<WinoConv>();
   k->init(g, sizeof(float), sizeof(float));
   k->lo = lo;

@@ -96,17 +96,7 @@ std::unique_ptr<Kernel> make_qadd(BuildCtx& ctx) {
   const md_t& am = ctx.in[0].md;
   if (!dense(am)) return nullptr;
   auto k = std::make_unique<QAddKernel>();
-  for (const PostOp& p : nd.post_ops) {
-    if (p.kind != PostOp::Eltwise) return nullptr;
-    if (p.op == "Relu") k->act_lo = std::max(k->act_lo, 0.f);
-    else if (p.op == "Clip") {
-      k->act_lo = std::max(k->act_lo, p.alpha);
-      k->act_hi = std::min(k->act_hi, p.beta);
-    } else {
-      return nullptr;
-    }
-  }
-  if (nd.post_ops.size() > 1) return nullptr;
+  if (!relu_clip_bounds(nd, 1.f, k->act_lo, k->act_hi)) return nullptr;  // real units here
   k->sa = nd.attr_f("x_scale", 1.f);
   k->za = float(nd.attr_i("x_zero_point", 0));
   k->sb = nd.attr_f("b_scale", 1.f);

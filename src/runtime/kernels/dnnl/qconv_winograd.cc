@@ -250,18 +250,8 @@ std::unique_ptr<Kernel> make_qconv_winograd(BuildCtx& ctx) {
   auto k = std::make_unique<QWino>();
   const float sx = n.attr_f("x_scale", 1.f), sy = n.attr_f("y_scale", 1.f);
   const float zy = float(n.attr_i("y_zero_point", 0));
-  for (const PostOp& po : n.post_ops) {
-    if (po.kind != PostOp::Eltwise) return nullptr;  // residual sum: oneDNN's kernel
-    if (po.op == "Relu") k->act_lo = std::max(k->act_lo, 0.f);
-    else if (po.op == "Clip") {
-      const float inv = 1.f / sy;  // as qconv.cc scales the Clip bounds
-      k->act_lo = std::max(k->act_lo, po.alpha * inv);
-      k->act_hi = std::min(k->act_hi, po.beta * inv);
-    } else {
-      return nullptr;
-    }
-  }
-  if (n.post_ops.size() > 1) return nullptr;
+  // Residual sums (and other post-ops) stay with oneDNN's kernel.
+  if (!relu_clip_bounds(n, 1.f / sy, k->act_lo, k->act_hi)) return nullptr;
   auto ws = n.attr_floats("w_scales");
   if (ws.size() != 1 && int64_t(ws.size()) != g.M) return nullptr;
   k->init(g, sizeof(int16_t), sizeof(int32_t));

@@ -96,17 +96,7 @@ std::unique_ptr<Kernel> make_qgemv(BuildCtx& ctx) {
   const float sx = nd.attr_f("x_scale", 1.f), sy = nd.attr_f("y_scale", 1.f);
   const bool qout = yt != DType::F32;
   const float inv = qout ? 1.f / sy : 1.f;  // post-op bounds as qgemm.cc scales them
-  for (const PostOp& po : nd.post_ops) {
-    if (po.kind != PostOp::Eltwise) return nullptr;
-    if (po.op == "Relu") k->act_lo = std::max(k->act_lo, 0.f);
-    else if (po.op == "Clip") {
-      k->act_lo = std::max(k->act_lo, po.alpha * inv);
-      k->act_hi = std::min(k->act_hi, po.beta * inv);
-    } else {
-      return nullptr;
-    }
-  }
-  if (nd.post_ops.size() > 1) return nullptr;
+  if (!relu_clip_bounds(nd, inv, k->act_lo, k->act_hi)) return nullptr;
   auto wsa = nd.attr_floats("w_scales");
   if (wsa.size() != 1 && int64_t(wsa.size()) != N) return nullptr;
   k->M = M;
