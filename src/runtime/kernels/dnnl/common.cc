@@ -1,5 +1,7 @@
 #include "runtime/kernels/dnnl/common.h"
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -209,6 +211,17 @@ static bool resolve_auto_pad(const std::string& ap, int64_t in, int64_t kr, int6
     return false;
   }
   return l >= 0 && r >= 0;
+}
+
+bool u8s8_pairs_may_saturate(const int8_t* w, int64_t rows, int64_t K, int64_t row_stride, int64_t k_stride,
+                             int64_t inner) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k + 1 < K; k += 2)
+      for (int64_t i = 0; i < inner; ++i) {
+        const int8_t* p = w + r * row_stride + k * k_stride + i;
+        if (std::abs(int(p[0])) + std::abs(int(p[k_stride])) > 128) return true;
+      }
+  return false;
 }
 
 bool relu_clip_bounds(const Node& n, float inv, float& lo, float& hi) {

@@ -120,6 +120,14 @@ bool is_nc_dense(const md_t& md, int64_t* blk);
 // anything else (other activations, a residual sum, several post-ops).
 bool relu_clip_bounds(const Node& n, float inv, float& lo, float& hi);
 
+// Without VNNI, u8s8 kernels add two u8*s8 products along the reduction axis
+// in 16 bits (vpmaddubsw), which saturates when the two weights have
+// |w0| + |w1| > 128. Checks int8 weights laid out as w[r * row_stride +
+// k * k_stride + i] for rows r, reduction index k (pairs k, k+1 from 0) and
+// inner index i < inner (inner stride 1).
+bool u8s8_pairs_may_saturate(const int8_t* w, int64_t rows, int64_t K, int64_t row_stride, int64_t k_stride,
+                             int64_t inner);
+
 // Normalises an axis attribute into [0, rank).
 inline int norm_axis(int64_t a, int rank) { return int(a < 0 ? a + rank : a); }
 

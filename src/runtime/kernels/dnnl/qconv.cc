@@ -143,19 +143,6 @@ bool post_ops_for(const Node& n, const QParamsN& q, bool int8, dnnl::post_ops& o
   return true;
 }
 
-// Two adjacent input channels (same output channel and tap) whose |w| sum
-// exceeds 128 can overflow vpmaddubsw's int16 pair sum with u8 inputs.
-bool pair_saturation_risk(const Tensor& w, int64_t M, int64_t Cg, int64_t ksz) {
-  const int8_t* p = w.data<int8_t>();
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t c = 0; c + 1 < Cg; c += 2)
-      for (int64_t k = 0; k < ksz; ++k) {
-        int a = std::abs(int(p[(m * Cg + c) * ksz + k])), b = std::abs(int(p[(m * Cg + c + 1) * ksz + k]));
-        if (a + b > 128) return true;
-      }
-  return false;
-}
-
 std::unique_ptr<QConvKernel> build_int8(const BuildCtx& ctx, const ConvGeom& g, const QParamsN& q) {
   const dnnl::engine& eng = *ctx.engine;
   const Node& n = *ctx.node;
@@ -298,7 +285,10 @@ std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
   bool depthwise = g.group > 1 && g.group == g.C && g.group == g.M;
   std::unique_ptr<QConvKernel> k8, kf;
   std::string why;
-  if (!depthwise && !cpu_has_vnni() && pair_saturation_risk(*ctx.in[1].constant, g.M, g.C / g.group, shape_numel(ctx.in[1].shape) / (g.M * (g.C / g.group)))) {
+  // Weights [M, C/group, taps]: pairs of adjacent input channels per tap.
+  const int64_t cg = g.C / g.group, taps = int64_t(shape_numel(ctx.in[1].shape)) / (g.M * cg);
+  if (!depthwise && !cpu_has_vnni() &&
+      u8s8_pairs_may_saturate(ctx.in[1].constant->data<int8_t>(), g.M, cg, cg * taps, taps, taps)) {
     why = ": 8-bit weight pairs would saturate u8s8 without VNNI";
   } else {
     try {

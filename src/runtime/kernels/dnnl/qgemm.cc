@@ -74,15 +74,8 @@ std::unique_ptr<Kernel> make_qgemm(BuildCtx& ctx) {
     if (po.kind != PostOp::Eltwise || (po.op != "Relu" && po.op != "Clip")) return nullptr;
 
   // Saturation risk of u8s8 pair sums along K without VNNI.
-  bool risk = false;
-  if (!cpu_has_vnni()) {
-    const int8_t* w = W.data<int8_t>();
-    for (int64_t c = 0; c < N && !risk; ++c)
-      for (int64_t k = 0; k + 1 < K && !risk; k += 2) {
-        int a = tb ? w[c * K + k] : w[k * N + c], b = tb ? w[c * K + k + 1] : w[(k + 1) * N + c];
-        risk = std::abs(a) + std::abs(b) > 128;
-      }
-  }
+  bool risk = !cpu_has_vnni() && (tb ? u8s8_pairs_may_saturate(W.data<int8_t>(), N, K, K, 1, 1)
+                                     : u8s8_pairs_may_saturate(W.data<int8_t>(), N, K, 1, N, 1));
   auto k = std::make_unique<QGemmKernel>();
   md_t w_user = tb ? md_t({K, N}, dt::s8, dims_t{1, K}) : md_t({K, N}, dt::s8, dims_t{N, 1});
   md_t a_plain({M, K}, to_dnnl(xt), dims_t{K, 1});

@@ -117,13 +117,8 @@ std::unique_ptr<Kernel> make_qgemv(BuildCtx& ctx) {
       k->w[size_t(n * k->Kp + kk)] = v;
       k->wsum[size_t(n)] += v;
     }
-  // Without VNNI, vpmaddubsw adds two u8*s8 products in 16 bits: refuse
-  // weights whose adjacent pairs could saturate it (as qgemm.cc does).
-  if (!cpu_has_vnni())
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t kk = 0; kk + 1 < k->Kp; kk += 2)
-        if (std::abs(int(k->w[size_t(n * k->Kp + kk)])) + std::abs(int(k->w[size_t(n * k->Kp + kk + 1)])) > 128)
-          return nullptr;
+  // Without VNNI the pair sums could saturate: leave those weights to qgemm.cc.
+  if (!cpu_has_vnni() && u8s8_pairs_may_saturate(k->w.data(), N, k->Kp, k->Kp, 1, 1)) return nullptr;
   k->bias.assign(size_t(N), 0.f);
   k->scale.assign(size_t(N), 0.f);
   for (int64_t n = 0; n < N; ++n) {
