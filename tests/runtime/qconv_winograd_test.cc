@@ -1,9 +1,10 @@
-// The integer Winograd QConv kernel must be bit-identical to oneDNN's direct
-// INT8 convolution (C8_WINOGRAD=0): a QDQ chain 1x1 conv -> 3x3 conv, so the
-// 3x3 conv receives NHWC u8 as in a real network; odd sizes, batch > 1, pads
-// 0/1/asymmetric, bias, Relu / Clip / none, u8 and s8 outputs, 8-bit weights
-// (which would saturate oneDNN's AVX2 kernel: there the direct path runs FP32
-// and agrees to 1 LSB only, so 8-bit weights are checked against it loosely).
+// The integer Winograd QConv kernel, in both its F(4x2, 3x3) and F(2x2, 3x3)
+// forms (C8_WINOGRAD_TILE), must be bit-identical to oneDNN's direct INT8
+// convolution (C8_WINOGRAD=0): a QDQ chain 1x1 conv -> 3x3 conv, so the 3x3
+// conv receives NHWC u8 as in a real network; odd sizes and partial tiles,
+// batch > 1, pads 0/1/asymmetric, bias, Relu / Clip / none, u8 and s8
+// outputs; and a layer whose weights are too large for F(4x2)'s int32 bound,
+// which must fall back to F(2x2).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,7 +26,7 @@ struct QCase {
   std::vector<int64_t> pads;
   std::string act;  // "", "Relu", "Clip"
   bool s8_out;
-  int wbits;
+  int wbits;  // 7: uniform 7-bit; 0: every weight +-63 (largest 7-bit sums)
 };
 
 // x -> Q -> DQ ; returns the DQ output.
@@ -37,7 +38,7 @@ int qweight(Graph& g, std::mt19937& rng, const std::string& n, Shape s, int bits
   Tensor w(DType::I8, s);
   int lim = bits == 8 ? 127 : 63;
   std::uniform_int_distribution<int> u(-lim, lim);
-  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(u(rng));
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(bits == 0 ? (u(rng) < 0 ? -63 : 63) : u(rng));
   int64_t M = s[0];
   Tensor sc(DType::F32, {M});
   for (int64_t m = 0; m < M; ++m) sc.data<float>()[m] = 0.002f + 0.0001f * float(m % 7);
@@ -86,11 +87,12 @@ Graph make_graph(const QCase& c, uint32_t seed) {
   return g;
 }
 
-bool ran_winograd(const Session& s) {
+bool ran(const Session& s, const std::string& impl) {
   for (const KernelRecord& k : s.kernels())
-    if (k.impl.find("winograd_f2x3_int") != std::string::npos) return true;
+    if (k.impl.find(impl) != std::string::npos) return true;
   return false;
 }
+bool ran_winograd(const Session& s) { return ran(s, "winograd_f2x3_int") || ran(s, "winograd_f4x2_3x3_int"); }
 
 TEST(QConvWinograd, BitIdenticalToDirectInt8) {
   const std::vector<QCase> cases = {
@@ -100,6 +102,8 @@ TEST(QConvWinograd, BitIdenticalToDirectInt8) {
       {1, 8, 16, 24, 6, 5, {0, 1, 1, 0}, "", false, 7},      // asymmetric pads, output zero point
       {1, 8, 32, 16, 9, 7, {1, 1, 1, 1}, "", true, 7},       // s8 output
       {3, 16, 64, 72, 14, 14, {1, 1, 1, 1}, "Relu", false, 7},  // several tile chunks
+      // 255 * 9 * 320 * 63 * 48 > 2^31: F(4x2) could overflow, F(2x2) runs
+      {1, 8, 320, 16, 6, 6, {1, 1, 1, 1}, "Relu", false, 0},
   };
   uint32_t seed = 1;
   for (const QCase& c : cases) {
@@ -108,28 +112,36 @@ TEST(QConvWinograd, BitIdenticalToDirectInt8) {
     Tensor x(DType::F32, {c.N, c.C0, c.H, c.W});
     std::uniform_real_distribution<float> u(-0.2f, 1.f);
     for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = u(rng);
-    setenv("C8_WINOGRAD", "all", 1);  // small layers too (the default skips them for speed)
-    Session wino(g);
-    Tensor a = wino.run({x})[0];
-    if (!ran_winograd(wino) && dnnl::get_effective_cpu_isa() != dnnl::cpu_isa::avx2) {
+    Tensor b;  // oneDNN's direct kernel
+    {
+      setenv("C8_WINOGRAD", "0", 1);
+      Session direct(g);
+      b = direct.run({x})[0];
       unsetenv("C8_WINOGRAD");
-      GTEST_SKIP() << "INT8 activations not in the AVX2 (NHWC u8) layout here: Winograd not used";
+      ASSERT_FALSE(ran_winograd(direct));
     }
-    ASSERT_TRUE(ran_winograd(wino)) << "case " << seed - 1;
-    setenv("C8_WINOGRAD", "0", 1);
-    Session direct(g);
-    Tensor b = direct.run({x})[0];
-    unsetenv("C8_WINOGRAD");
-    ASSERT_FALSE(ran_winograd(direct));
-    ASSERT_EQ(a.shape, b.shape);
-    int64_t differ = 0;
-    std::set<float> levels;
-    for (int64_t i = 0; i < a.numel(); ++i) {
-      differ += a.data<float>()[i] != b.data<float>()[i];
-      levels.insert(a.data<float>()[i]);
+    for (const std::string tile : {"", "2x2"}) {
+      setenv("C8_WINOGRAD", "all", 1);  // small layers too (the default skips them for speed)
+      if (!tile.empty()) setenv("C8_WINOGRAD_TILE", tile.c_str(), 1);
+      Session wino(g);
+      Tensor a = wino.run({x})[0];
+      unsetenv("C8_WINOGRAD");
+      unsetenv("C8_WINOGRAD_TILE");
+      if (!ran_winograd(wino) && dnnl::get_effective_cpu_isa() != dnnl::cpu_isa::avx2)
+        GTEST_SKIP() << "INT8 activations not in the AVX2 (NHWC u8) layout here: Winograd not used";
+      const bool want42 = tile.empty() && c.wbits != 0;
+      ASSERT_TRUE(ran(wino, want42 ? "winograd_f4x2_3x3_int" : "winograd_f2x3_int")) << "case " << seed - 1 << " tile '" << tile << "'";
+      ASSERT_EQ(a.shape, b.shape);
+      int64_t differ = 0;
+      std::set<float> levels;
+      for (int64_t i = 0; i < a.numel(); ++i) {
+        differ += a.data<float>()[i] != b.data<float>()[i];
+        levels.insert(a.data<float>()[i]);
+      }
+      EXPECT_GE(levels.size(), 20u) << "case " << seed - 1 << ": outputs barely vary; the test would not see errors";
+      EXPECT_EQ(differ, 0) << "case " << seed - 1 << " tile '" << tile << "': " << differ << " of " << a.numel()
+                           << " outputs differ";
     }
-    EXPECT_GE(levels.size(), 20u) << "case " << seed - 1 << ": outputs barely vary; the test would not see errors";
-    EXPECT_EQ(differ, 0) << "case " << seed - 1 << ": " << differ << " of " << a.numel() << " outputs differ";
   }
 }
 

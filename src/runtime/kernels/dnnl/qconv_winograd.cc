@@ -11,6 +11,18 @@
 //   acc = (A^T M A) / 4   (exact: A^T M A is 4 x the direct accumulator)
 // int32 adds wrap modulo 2^32, and the final value (4 x a direct 3x3 INT8
 // accumulator) fits int32, so intermediate wrap-around cannot change it.
+//
+// F(4x2, 3x3) -- F(4,3) down the rows, F(2,3) along them -- needs 3 GEMM
+// MACs per output instead of 4. Its G has fractions (1/4, 1/6, 1/24); with
+// rows scaled by (4, -6, -6, 24, 24, 1) it is the integer Gs below, and the
+// scaling moves into the output transform, whose integer A'^T = 24 A^T
+// diag(1/s) gives exactly 48 x the direct accumulator (checked for all
+// tiles in tests/runtime/qconv_winograd_test.cc):
+//   V = BT4 d BT2^T: |V| <= 10 * 2 * 255 = 5100;  U' = Gs g (2G)^T: |U'| <=
+//   7 * 3 * 127 = 2667 (both int16), acc = (A'^T M A2) / 48.
+// The result is exact when 48 x the accumulator cannot leave int32; the
+// kernel checks that bound from the layer's weights (255 * max_oc sum|w| *
+// 48 < 2^31) and keeps F(2x2) otherwise. C8_WINOGRAD_TILE=2x2 forces F(2x2).
 // The epilogue repeats oneDNN's: float(acc) + bias (accumulator units), times
 // the per-channel output scale, Relu/Clip, + output zero point, saturate,
 // round to nearest even.
@@ -41,6 +53,7 @@ struct QWino : Kernel, WinoTiles {
   float lo = 0, hi = 255, zy = 0;  // saturation bounds and zero point (output units)
   float act_lo = -3.4028235e38f, act_hi = 3.4028235e38f;  // Relu/Clip in output-scale units
   bool s8_out = false;
+  bool f42 = false;  // F(4x2, 3x3) tiles, else F(2x2, 3x3)
   std::string precision;
   std::vector<std::vector<int16_t>> vbuf;
   std::vector<std::vector<int32_t>> mbuf;
@@ -54,14 +67,18 @@ struct QWino : Kernel, WinoTiles {
     for_chunks([&](int th, int64_t t0, int64_t nt) {
       std::vector<int16_t>& V = vbuf[size_t(th)];
       std::vector<int32_t>& M = mbuf[size_t(th)];
-      if (V.size() < size_t(16 * chunk * IC)) V.resize(size_t(16 * chunk * IC));
-      if (M.size() < size_t(16 * chunk * OCp)) M.resize(size_t(16 * chunk * OCp));
-      input_transform(src, t0, nt, V.data());
+      if (V.size() < size_t(P * chunk * IC)) V.resize(size_t(P * chunk * IC));
+      if (M.size() < size_t(P * chunk * OCp)) M.resize(size_t(P * chunk * OCp));
+      if (f42) input_transform<true>(src, t0, nt, V.data());
+      else input_transform<false>(src, t0, nt, V.data());
       wino_gemms(*this, *this, V.data(), U.data(), M.data(), nt);
-      output_transform(M.data(), t0, nt, dst);
+      if (f42) output_transform42(M.data(), t0, nt, dst);
+      else output_transform(M.data(), t0, nt, dst);
     });
   }
-  std::string impl() const override { return "c8:winograd_f2x3_int:avx2 " + precision; }
+  std::string impl() const override {
+    return std::string(f42 ? "c8:winograd_f4x2_3x3_int:avx2 " : "c8:winograd_f2x3_int:avx2 ") + precision;
+  }
 
 
   // 16 channels per ymm where they fill it, 8 per xmm for the rest.
@@ -72,6 +89,7 @@ struct QWino : Kernel, WinoTiles {
     static T zero() { return _mm256_setzero_si256(); }
     static T add(T a, T b) { return _mm256_add_epi16(a, b); }
     static T sub(T a, T b) { return _mm256_sub_epi16(a, b); }
+    static T shl(T a, int n) { return _mm256_slli_epi16(a, n); }
     static void store(int16_t* p, T v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
   };
   struct Lanes8 {
@@ -81,6 +99,7 @@ struct QWino : Kernel, WinoTiles {
     static T zero() { return _mm_setzero_si128(); }
     static T add(T a, T b) { return _mm_add_epi16(a, b); }
     static T sub(T a, T b) { return _mm_sub_epi16(a, b); }
+    static T shl(T a, int n) { return _mm_slli_epi16(a, n); }
     static void store(int16_t* p, T v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
   };
 
@@ -112,15 +131,56 @@ struct QWino : Kernel, WinoTiles {
     }
   }
 
+  // F(4x2): V = BT4 d BT2^T for one 6x4 tile and channels [c, c + L::kW).
+  template <class L>
+  void transform_group42(const uint8_t* img, int64_t y0, int64_t x0, int64_t c, int16_t* v) const {
+    const int64_t xs = chunk * IC;  // stride between the 24 xi planes
+    typename L::T d[6][4], t[6][4];
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; ++r)
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        int64_t y = y0 + r, x = x0 + q;
+        d[r][q] = (y >= 0 && y < IH && x >= 0 && x < IW) ? L::load(img + (y * IW + x) * IC + c) : L::zero();
+      }
+    // BT4 rows: [4 0 -5 0 1 0] [0 -4 -4 1 1 0] [0 4 -4 -1 1 0] [0 -2 -1 2 1 0]
+    //           [0 2 -1 -2 1 0] [0 4 0 -5 0 1]
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      auto d12 = L::add(d[1][q], d[2][q]), d34 = L::add(d[3][q], d[4][q]);
+      auto m12 = L::sub(d[1][q], d[2][q]), m43 = L::sub(d[4][q], d[3][q]);
+      auto m42 = L::sub(d[4][q], d[2][q]), m31 = L::sub(d[3][q], d[1][q]);
+      t[0][q] = L::add(L::sub(L::shl(d[0][q], 2), L::add(L::shl(d[2][q], 2), d[2][q])), d[4][q]);
+      t[1][q] = L::sub(d34, L::shl(d12, 2));
+      t[2][q] = L::add(m43, L::shl(m12, 2));
+      t[3][q] = L::add(m42, L::shl(m31, 1));
+      t[4][q] = L::sub(m42, L::shl(m31, 1));
+      t[5][q] = L::add(L::sub(L::shl(d[1][q], 2), L::add(L::shl(d[3][q], 2), d[3][q])), d[5][q]);
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; ++r) {
+      L::store(v + (r * 4 + 0) * xs, L::sub(t[r][0], t[r][2]));
+      L::store(v + (r * 4 + 1) * xs, L::add(t[r][1], t[r][2]));
+      L::store(v + (r * 4 + 2) * xs, L::sub(t[r][2], t[r][1]));
+      L::store(v + (r * 4 + 3) * xs, L::sub(t[r][1], t[r][3]));
+    }
+  }
+
+  template <bool F42>
   void input_transform(const uint8_t* src, int64_t t0, int64_t nt, int16_t* V) const {
     for (int64_t i = 0; i < nt; ++i) {
       int64_t n, ty, tx;
       tile_pos(t0 + i, n, ty, tx);
-      const int64_t y0 = 2 * ty - pt, x0 = 2 * tx - pl;
+      const int64_t y0 = MY * ty - pt, x0 = MX * tx - pl;
       const uint8_t* img = src + n * IH * IW * IC;
       int64_t c = 0;
-      for (; c + 16 <= IC; c += 16) transform_group<Lanes16>(img, y0, x0, c, V + i * IC + c);
-      for (; c < IC; c += 8) transform_group<Lanes8>(img, y0, x0, c, V + i * IC + c);
+      if (F42) {
+        for (; c + 16 <= IC; c += 16) transform_group42<Lanes16>(img, y0, x0, c, V + i * IC + c);
+        for (; c < IC; c += 8) transform_group42<Lanes8>(img, y0, x0, c, V + i * IC + c);
+      } else {
+        for (; c + 16 <= IC; c += 16) transform_group<Lanes16>(img, y0, x0, c, V + i * IC + c);
+        for (; c < IC; c += 8) transform_group<Lanes8>(img, y0, x0, c, V + i * IC + c);
+      }
     }
   }
 
@@ -198,6 +258,53 @@ struct QWino : Kernel, WinoTiles {
       }
     }
   }
+  // F(4x2): acc = (A'^T M A2) / 48 with A2^T = [1 1 1 0; 0 1 -1 -1] along the
+  // rows and A'^T = [6 -4 -4 1 1 0; 0 -4 4 2 -2 0; 0 -4 -4 4 4 0; 0 -4 4 8 -8 24]
+  // down them. The sum is exactly 48 x the accumulator: >> 4, then the exact
+  // division by 3 is a multiplication by its inverse modulo 2^32.
+  void output_transform42(const int32_t* M, int64_t t0, int64_t nt, uint8_t* dst) const {
+    const int64_t xs = chunk * OCp;
+    const __m256i inv3 = _mm256_set1_epi32(int32_t(0xAAAAAAABu));
+    auto div48 = [&](__m256i v) { return _mm256_mullo_epi32(_mm256_srai_epi32(v, 4), inv3); };
+    for (int64_t i = 0; i < nt; ++i) {
+      int64_t n, ty, tx;
+      tile_pos(t0 + i, n, ty, tx);
+      uint8_t* img = dst + n * OH * OW * OC;
+      for (int64_t c = 0; c < OC; c += 8) {
+        const int32_t* m = M + i * OCp + c;
+        __m256i s[6][2];
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; ++r) {
+          __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + (r * 4 + 0) * xs));
+          __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + (r * 4 + 1) * xs));
+          __m256i v2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + (r * 4 + 2) * xs));
+          __m256i v3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + (r * 4 + 3) * xs));
+          s[r][0] = _mm256_add_epi32(_mm256_add_epi32(v0, v1), v2);
+          s[r][1] = _mm256_sub_epi32(_mm256_sub_epi32(v1, v2), v3);
+        }
+#pragma GCC unroll 2
+        for (int q = 0; q < 2; ++q) {
+          const int64_t x = 2 * tx + q;
+          if (x >= OW) break;
+          __m256i p12 = _mm256_add_epi32(s[1][q], s[2][q]), m12 = _mm256_sub_epi32(s[1][q], s[2][q]);
+          __m256i p34 = _mm256_add_epi32(s[3][q], s[4][q]), m34 = _mm256_sub_epi32(s[3][q], s[4][q]);
+          __m256i six0 = _mm256_add_epi32(_mm256_slli_epi32(s[0][q], 2), _mm256_slli_epi32(s[0][q], 1));
+          __m256i y[4];
+          y[0] = _mm256_add_epi32(_mm256_sub_epi32(six0, _mm256_slli_epi32(p12, 2)), p34);
+          y[1] = _mm256_sub_epi32(_mm256_slli_epi32(m34, 1), _mm256_slli_epi32(m12, 2));
+          y[2] = _mm256_slli_epi32(_mm256_sub_epi32(p34, p12), 2);
+          __m256i s5x24 = _mm256_add_epi32(_mm256_slli_epi32(s[5][q], 4), _mm256_slli_epi32(s[5][q], 3));
+          y[3] = _mm256_add_epi32(_mm256_sub_epi32(_mm256_slli_epi32(m34, 3), _mm256_slli_epi32(m12, 2)), s5x24);
+#pragma GCC unroll 4
+          for (int r = 0; r < 4; ++r) {
+            const int64_t yy = 4 * ty + r;
+            if (yy >= OH) break;
+            store8(div48(y[r]), c, img + (yy * OW + x) * OC + c);
+          }
+        }
+      }
+    }
+  }
 };
 
 // U' = (2G) g (2G)^T with 2G = [2 0 0; 1 1 1; 1 -1 1; 0 0 2], packed for
@@ -224,6 +331,40 @@ void transform_weights(const int8_t* w, QWino& k) {
         }
       }
     }
+}
+
+// F(4x2): U' = Gs g (2G)^T, Gs = [1 0 0; 1 1 1; 1 -1 1; 1 2 4; 1 -2 4; 0 0 1]
+// (G's rows times 4, -6, -6, 24, 24, 1), packed as transform_weights.
+void transform_weights42(const int8_t* w, QWino& k) {
+  static const int Gs[6][3] = {{1, 0, 0}, {1, 1, 1}, {1, -1, 1}, {1, 2, 4}, {1, -2, 4}, {0, 0, 1}};
+  static const int G2[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
+  const int64_t OB = k.OCp / kWinoOcb;
+  k.U.assign(size_t(24 * OB * k.IC * kWinoOcb), 0);
+  for (int64_t oc = 0; oc < k.OC; ++oc)
+    for (int64_t ic = 0; ic < k.IC; ++ic) {
+      const int8_t* g = w + (oc * k.IC + ic) * 9;
+      int tg[6][3];  // Gs g
+      for (int r = 0; r < 6; ++r)
+        for (int c = 0; c < 3; ++c) tg[r][c] = Gs[r][0] * g[c] + Gs[r][1] * g[3 + c] + Gs[r][2] * g[6 + c];
+      for (int r = 0; r < 6; ++r)
+        for (int q = 0; q < 4; ++q) {
+          int u = tg[r][0] * G2[q][0] + tg[r][1] * G2[q][1] + tg[r][2] * G2[q][2];
+          size_t at = (((size_t(r * 4 + q) * size_t(OB) + size_t(oc / kWinoOcb)) * size_t(k.IC / 2) + size_t(ic / 2)) * kWinoOcb +
+                       size_t(oc % kWinoOcb)) * 2 + size_t(ic % 2);
+          k.U[at] = int16_t(u);
+        }
+    }
+}
+
+// F(4x2) is exact while 48 x every accumulator fits int32: |acc| <= 255 x
+// sum|w| for u8 input with zero point 0.
+bool f42_exact(const int8_t* w, int64_t OC, int64_t IC) {
+  for (int64_t oc = 0; oc < OC; ++oc) {
+    int64_t s = 0;
+    for (int64_t i = 0; i < IC * 9; ++i) s += std::abs(int(w[oc * IC * 9 + i]));
+    if (255 * s * 48 >= (int64_t(1) << 31)) return false;
+  }
+  return true;
 }
 
 std::unique_ptr<Kernel> make_qconv_winograd(BuildCtx& ctx) {
@@ -254,7 +395,10 @@ std::unique_ptr<Kernel> make_qconv_winograd(BuildCtx& ctx) {
   if (!relu_clip_bounds(n, 1.f / sy, k->act_lo, k->act_hi)) return nullptr;
   auto ws = n.attr_floats("w_scales");
   if (ws.size() != 1 && int64_t(ws.size()) != g.M) return nullptr;
-  k->init(g, sizeof(int16_t), sizeof(int32_t));
+  const int8_t* w = ctx.in[1].constant->data<int8_t>();
+  const char* tile_env = std::getenv("C8_WINOGRAD_TILE");
+  k->f42 = !(tile_env && std::string(tile_env) == "2x2") && f42_exact(w, g.M, g.C);
+  k->init(g, sizeof(int16_t), sizeof(int32_t), k->f42 ? 4 : 2, 2);
   k->s8_out = ctx.out[0].dtype == DType::I8;
   k->lo = k->s8_out ? -128.f : 0.f;
   k->hi = k->s8_out ? 127.f : 255.f;
@@ -267,7 +411,8 @@ std::unique_ptr<Kernel> make_qconv_winograd(BuildCtx& ctx) {
     k->scale[size_t(o)] = sx * w / sy;
     if (has_bias) k->bias[size_t(o)] = ctx.in[2].constant->data<float>()[o] / (sx * w);
   }
-  transform_weights(ctx.in[1].constant->data<int8_t>(), *k);
+  if (k->f42) transform_weights42(w, *k);
+  else transform_weights(w, *k);
   k->precision = std::string("u8s8->") + (k->s8_out ? "s8" : "u8");
   ctx.out[0].md = md_t(g.dst, k->s8_out ? dt::s8 : dt::u8, tag::nhwc);
   return k;

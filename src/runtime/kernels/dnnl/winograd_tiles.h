@@ -1,8 +1,9 @@
 #pragma once
 // What the FP32 (conv_winograd.cc) and INT8 (qconv_winograd.cc) Winograd
-// F(2x2, 3x3) kernels share: the tile geometry, chunks of tiles sized to
-// stay in cache, the 16 per-position GEMMs driven over micro-kernel row
-// blocks, and the OpenMP loop over chunks. The element types, transforms and
+// kernels share: the tile geometry (F(2x2, 3x3): 4x4 input tiles, 16
+// positions; the INT8 kernel's F(4x2, 3x3): 6x4 tiles, 24 positions),
+// chunks of tiles sized to stay in cache, the per-position GEMMs driven over
+// micro-kernel row blocks, and the OpenMP loop over chunks. The element types, transforms and
 // micro-kernels are each kernel's own.
 #include <omp.h>
 
@@ -29,11 +30,16 @@ inline std::string winograd_mode() {
 struct WinoTiles {
   int64_t N = 0, IC = 0, OC = 0, OCp = 0, IH = 0, IW = 0, OH = 0, OW = 0, pt = 0, pl = 0;
   int64_t TH = 0, TW = 0, tiles = 0, chunk = 0;
+  int64_t MY = 2, MX = 2, P = 16;  // outputs per tile (rows, cols), transform positions
 
-  // From a 3x3 stride-1 conv; a chunk's V and M buffers (16 positions x
-  // chunk tiles x (IC x v_bytes + OCp x m_bytes)) fit in about 192 KB, half
-  // of this core's L2 (96-1536 KB measured within noise on googlenet).
-  void init(const ConvGeom& g, int64_t v_bytes, int64_t m_bytes) {
+  // From a 3x3 stride-1 conv with my x mx outputs per tile; a chunk's V and
+  // M buffers (P positions x chunk tiles x (IC x v_bytes + OCp x m_bytes))
+  // fit in about 192 KB, half of this core's L2 (96-1536 KB measured within
+  // noise on googlenet).
+  void init(const ConvGeom& g, int64_t v_bytes, int64_t m_bytes, int64_t my = 2, int64_t mx = 2) {
+    MY = my;
+    MX = mx;
+    P = (my + 2) * (mx + 2);
     N = g.src[0];
     IC = g.C;
     OC = g.M;
@@ -44,10 +50,10 @@ struct WinoTiles {
     OW = g.dst[3];
     pt = g.pl[0];
     pl = g.pl[1];
-    TH = (OH + 1) / 2;
-    TW = (OW + 1) / 2;
+    TH = (OH + my - 1) / my;
+    TW = (OW + mx - 1) / mx;
     tiles = N * TH * TW;
-    int64_t c = (192 * 1024) / (16 * (IC * v_bytes + OCp * m_bytes));
+    int64_t c = (192 * 1024) / (P * (IC * v_bytes + OCp * m_bytes));
     chunk = std::max<int64_t>(kWinoRows, std::min<int64_t>(120, c / kWinoRows * kWinoRows));
   }
   // Tile t -> (image, tile row, tile col).
@@ -73,13 +79,13 @@ struct WinoTiles {
   }
 };
 
-// M[xi] (nt x OCp) = V[xi] (nt x IC) x U[xi] for the 16 positions xi, with
+// M[xi] (nt x OCp) = V[xi] (nt x IC) x U[xi] for the P positions xi, with
 // k.micro<R>(a, b, c) computing R rows x kWinoOcb columns. U holds IC x
 // kWinoOcb elements per (xi, output-channel block).
 template <class K, class A, class B, class C>
 void wino_gemms(const K& k, const WinoTiles& w, const A* V, const B* U, C* M, int64_t nt) {
   const int64_t OB = w.OCp / kWinoOcb;
-  for (int xi = 0; xi < 16; ++xi) {
+  for (int xi = 0; xi < int(w.P); ++xi) {
     const A* a = V + xi * w.chunk * w.IC;
     C* m = M + xi * w.chunk * w.OCp;
     for (int64_t ob = 0; ob < OB; ++ob) {
