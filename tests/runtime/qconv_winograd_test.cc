@@ -1,12 +1,13 @@
-// The integer Winograd QConv kernel, in both its F(4x2, 3x3) and F(2x2, 3x3)
-// forms (C8_WINOGRAD_TILE), must be bit-identical to oneDNN's direct INT8
+// The integer Winograd QConv kernel, in its F(4x3), F(4x2) and F(2x2) forms
+// (C8_WINOGRAD_TILE), must be bit-identical to oneDNN's direct INT8
 // convolution (C8_WINOGRAD=0): a QDQ chain 1x1 conv -> 3x3 conv, so the 3x3
 // conv receives NHWC u8 as in a real network; odd sizes and partial tiles,
 // batch > 1, pads 0/1/asymmetric, bias, Relu / Clip / none, u8 and s8
-// outputs; and a layer whose weights are too large for F(4x2)'s int32 bound,
-// which must fall back to F(2x2).
+// outputs; and layers whose weights are too large for F(4x3)'s or F(4x2)'s
+// int32 bound, which must fall back to the next smaller tile.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -27,6 +28,7 @@ struct QCase {
   std::string act;  // "", "Relu", "Clip"
   bool s8_out;
   int wbits;  // 7: uniform 7-bit; 0: every weight +-63 (largest 7-bit sums)
+  std::string largest = "4x3";  // the tile the kernel may use
 };
 
 // x -> Q -> DQ ; returns the DQ output.
@@ -92,7 +94,7 @@ bool ran(const Session& s, const std::string& impl) {
     if (k.impl.find(impl) != std::string::npos) return true;
   return false;
 }
-bool ran_winograd(const Session& s) { return ran(s, "winograd_f2x3_int") || ran(s, "winograd_f4x2_3x3_int"); }
+bool ran_winograd(const Session& s) { return ran(s, "winograd_f"); }
 
 TEST(QConvWinograd, BitIdenticalToDirectInt8) {
   const std::vector<QCase> cases = {
@@ -102,8 +104,10 @@ TEST(QConvWinograd, BitIdenticalToDirectInt8) {
       {1, 8, 16, 24, 6, 5, {0, 1, 1, 0}, "", false, 7},      // asymmetric pads, output zero point
       {1, 8, 32, 16, 9, 7, {1, 1, 1, 1}, "", true, 7},       // s8 output
       {3, 16, 64, 72, 14, 14, {1, 1, 1, 1}, "Relu", false, 7},  // several tile chunks
+      // 255 * 9 * 128 * 63 * 144 > 2^31 > 255 * 9 * 128 * 63 * 48: F(4x2)
+      {1, 8, 128, 16, 7, 8, {1, 1, 1, 1}, "Relu", false, 0, "4x2"},
       // 255 * 9 * 320 * 63 * 48 > 2^31: F(4x2) could overflow, F(2x2) runs
-      {1, 8, 320, 16, 6, 6, {1, 1, 1, 1}, "Relu", false, 0},
+      {1, 8, 320, 16, 6, 6, {1, 1, 1, 1}, "Relu", false, 0, "2x2"},
   };
   uint32_t seed = 1;
   for (const QCase& c : cases) {
@@ -120,17 +124,22 @@ TEST(QConvWinograd, BitIdenticalToDirectInt8) {
       unsetenv("C8_WINOGRAD");
       ASSERT_FALSE(ran_winograd(direct));
     }
-    for (const std::string tile : {"", "2x2"}) {
+    for (const std::string tile : {"4x3", "4x2", "2x2"}) {
       setenv("C8_WINOGRAD", "all", 1);  // small layers too (the default skips them for speed)
-      if (!tile.empty()) setenv("C8_WINOGRAD_TILE", tile.c_str(), 1);
+      setenv("C8_WINOGRAD_TILE", tile.c_str(), 1);
       Session wino(g);
       Tensor a = wino.run({x})[0];
       unsetenv("C8_WINOGRAD");
       unsetenv("C8_WINOGRAD_TILE");
       if (!ran_winograd(wino) && dnnl::get_effective_cpu_isa() != dnnl::cpu_isa::avx2)
         GTEST_SKIP() << "INT8 activations not in the AVX2 (NHWC u8) layout here: Winograd not used";
-      const bool want42 = tile.empty() && c.wbits != 0;
-      ASSERT_TRUE(ran(wino, want42 ? "winograd_f4x2_3x3_int" : "winograd_f2x3_int")) << "case " << seed - 1 << " tile '" << tile << "'";
+      // the cap, or the largest tile exact for these weights if smaller
+      const std::vector<std::string> order = {"4x3", "4x2", "2x2"};
+      size_t cap = size_t(std::find(order.begin(), order.end(), tile) - order.begin());
+      size_t lim = size_t(std::find(order.begin(), order.end(), c.largest) - order.begin());
+      const std::string want = order[std::max(cap, lim)];
+      const std::string impl = want == "2x2" ? "winograd_f2x3_int" : "winograd_f" + want + "_3x3_int";
+      ASSERT_TRUE(ran(wino, impl)) << "case " << seed - 1 << " tile '" << tile << "': expected " << impl;
       ASSERT_EQ(a.shape, b.shape);
       int64_t differ = 0;
       std::set<float> levels;

@@ -22,7 +22,14 @@
 //   7 * 3 * 127 = 2667 (both int16), acc = (A'^T M A2) / 48.
 // The result is exact when 48 x the accumulator cannot leave int32; the
 // kernel checks that bound from the layer's weights (255 * max_oc sum|w| *
-// 48 < 2^31) and keeps F(2x2) otherwise. C8_WINOGRAD_TILE=2x2 forces F(2x2).
+// 48 < 2^31) and keeps F(2x2) otherwise.
+// F(4x3, 3x3) goes one step further along the rows with F(3,3) (points 0,
+// +-1, 2, inf; G's rows times 2, -2, -6, 6, 1 give integer Gs3, the output
+// transform gives 6x): 2.5 GEMM MACs per output, |V| <= 10 * 6 * 255 =
+// 15300, |U'| <= 7 * 7 * 127 = 6223, acc = (A4'^T M A3'^T^T) / 144, exact
+// while 144 x the accumulator fits int32 -- true for every 3x3 layer of the
+// torchvision models here. The kernel takes the largest exact tile (F(4x3)
+// on maps >= 28 wide); C8_WINOGRAD_TILE=4x3 | 4x2 | 2x2 overrides that.
 // The epilogue repeats oneDNN's: float(acc) + bias (accumulator units), times
 // the per-channel output scale, Relu/Clip, + output zero point, saturate,
 // round to nearest even.
@@ -53,7 +60,7 @@ struct QWino : Kernel, WinoTiles {
   float lo = 0, hi = 255, zy = 0;  // saturation bounds and zero point (output units)
   float act_lo = -3.4028235e38f, act_hi = 3.4028235e38f;  // Relu/Clip in output-scale units
   bool s8_out = false;
-  bool f42 = false;  // F(4x2, 3x3) tiles, else F(2x2, 3x3)
+  int mx4 = 0;  // F(4 x mx4, 3x3) tiles with mx4 = 2 or 3; 0: F(2x2, 3x3)
   std::string precision;
   std::vector<std::vector<int16_t>> vbuf;
   std::vector<std::vector<int32_t>> mbuf;
@@ -69,15 +76,20 @@ struct QWino : Kernel, WinoTiles {
       std::vector<int32_t>& M = mbuf[size_t(th)];
       if (V.size() < size_t(P * chunk * IC)) V.resize(size_t(P * chunk * IC));
       if (M.size() < size_t(P * chunk * OCp)) M.resize(size_t(P * chunk * OCp));
-      if (f42) input_transform<true>(src, t0, nt, V.data());
-      else input_transform<false>(src, t0, nt, V.data());
+      if (mx4 == 3) input_transform<3>(src, t0, nt, V.data());
+      else if (mx4 == 2) input_transform<2>(src, t0, nt, V.data());
+      else input_transform<0>(src, t0, nt, V.data());
       wino_gemms(*this, *this, V.data(), U.data(), M.data(), nt);
-      if (f42) output_transform42(M.data(), t0, nt, dst);
+      if (mx4 == 3) output_transform4x<3>(M.data(), t0, nt, dst);
+      else if (mx4 == 2) output_transform4x<2>(M.data(), t0, nt, dst);
       else output_transform(M.data(), t0, nt, dst);
     });
   }
   std::string impl() const override {
-    return std::string(f42 ? "c8:winograd_f4x2_3x3_int:avx2 " : "c8:winograd_f2x3_int:avx2 ") + precision;
+    return std::string(mx4 == 3   ? "c8:winograd_f4x3_3x3_int:avx2 "
+                       : mx4 == 2 ? "c8:winograd_f4x2_3x3_int:avx2 "
+                                  : "c8:winograd_f2x3_int:avx2 ") +
+           precision;
   }
 
 
@@ -131,22 +143,24 @@ struct QWino : Kernel, WinoTiles {
     }
   }
 
-  // F(4x2): V = BT4 d BT2^T for one 6x4 tile and channels [c, c + L::kW).
-  template <class L>
-  void transform_group42(const uint8_t* img, int64_t y0, int64_t x0, int64_t c, int16_t* v) const {
-    const int64_t xs = chunk * IC;  // stride between the 24 xi planes
-    typename L::T d[6][4], t[6][4];
+  // F(4 x MX): V = BT4 d BTx^T for one 6 x (MX+2) tile and channels
+  // [c, c + L::kW); BTx is F(2,3)'s B^T (MX = 2) or F(3,3)'s (MX = 3).
+  template <class L, int MX>
+  void transform_group4x(const uint8_t* img, int64_t y0, int64_t x0, int64_t c, int16_t* v) const {
+    constexpr int TX = MX + 2;
+    const int64_t xs = chunk * IC;  // stride between the position planes
+    typename L::T d[6][TX], t[6][TX];
 #pragma GCC unroll 6
     for (int r = 0; r < 6; ++r)
-#pragma GCC unroll 4
-      for (int q = 0; q < 4; ++q) {
+#pragma GCC unroll 5
+      for (int q = 0; q < TX; ++q) {
         int64_t y = y0 + r, x = x0 + q;
         d[r][q] = (y >= 0 && y < IH && x >= 0 && x < IW) ? L::load(img + (y * IW + x) * IC + c) : L::zero();
       }
     // BT4 rows: [4 0 -5 0 1 0] [0 -4 -4 1 1 0] [0 4 -4 -1 1 0] [0 -2 -1 2 1 0]
     //           [0 2 -1 -2 1 0] [0 4 0 -5 0 1]
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) {
+#pragma GCC unroll 5
+    for (int q = 0; q < TX; ++q) {
       auto d12 = L::add(d[1][q], d[2][q]), d34 = L::add(d[3][q], d[4][q]);
       auto m12 = L::sub(d[1][q], d[2][q]), m43 = L::sub(d[4][q], d[3][q]);
       auto m42 = L::sub(d[4][q], d[2][q]), m31 = L::sub(d[3][q], d[1][q]);
@@ -159,14 +173,26 @@ struct QWino : Kernel, WinoTiles {
     }
 #pragma GCC unroll 6
     for (int r = 0; r < 6; ++r) {
-      L::store(v + (r * 4 + 0) * xs, L::sub(t[r][0], t[r][2]));
-      L::store(v + (r * 4 + 1) * xs, L::add(t[r][1], t[r][2]));
-      L::store(v + (r * 4 + 2) * xs, L::sub(t[r][2], t[r][1]));
-      L::store(v + (r * 4 + 3) * xs, L::sub(t[r][1], t[r][3]));
+      int16_t* o = v + r * TX * xs;
+      if constexpr (MX == 2) {  // [1 0 -1 0] [0 1 1 0] [0 -1 1 0] [0 1 0 -1]
+        L::store(o + 0 * xs, L::sub(t[r][0], t[r][2]));
+        L::store(o + 1 * xs, L::add(t[r][1], t[r][2]));
+        L::store(o + 2 * xs, L::sub(t[r][2], t[r][1]));
+        L::store(o + 3 * xs, L::sub(t[r][1], t[r][3]));
+      } else {  // [2 -1 -2 1 0] [0 -2 -1 1 0] [0 2 -3 1 0] [0 -1 0 1 0] [0 2 -1 -2 1]
+        auto t3m1 = L::sub(t[r][3], t[r][1]);
+        auto t1x2 = L::shl(t[r][1], 1), t2x2 = L::shl(t[r][2], 1);
+        L::store(o + 0 * xs, L::add(L::sub(L::shl(t[r][0], 1), t2x2), t3m1));
+        L::store(o + 1 * xs, L::sub(L::sub(t[r][3], t[r][2]), t1x2));
+        L::store(o + 2 * xs, L::add(L::sub(t1x2, L::add(t2x2, t[r][2])), t[r][3]));
+        L::store(o + 3 * xs, t3m1);
+        L::store(o + 4 * xs, L::add(L::sub(L::sub(t1x2, t[r][2]), L::shl(t[r][3], 1)), t[r][4]));
+      }
     }
   }
 
-  template <bool F42>
+  // MX4 = 2 or 3: F(4 x MX4) tiles; 0: F(2x2).
+  template <int MX4>
   void input_transform(const uint8_t* src, int64_t t0, int64_t nt, int16_t* V) const {
     for (int64_t i = 0; i < nt; ++i) {
       int64_t n, ty, tx;
@@ -174,9 +200,9 @@ struct QWino : Kernel, WinoTiles {
       const int64_t y0 = MY * ty - pt, x0 = MX * tx - pl;
       const uint8_t* img = src + n * IH * IW * IC;
       int64_t c = 0;
-      if (F42) {
-        for (; c + 16 <= IC; c += 16) transform_group42<Lanes16>(img, y0, x0, c, V + i * IC + c);
-        for (; c < IC; c += 8) transform_group42<Lanes8>(img, y0, x0, c, V + i * IC + c);
+      if constexpr (MX4 != 0) {
+        for (; c + 16 <= IC; c += 16) transform_group4x<Lanes16, MX4>(img, y0, x0, c, V + i * IC + c);
+        for (; c < IC; c += 8) transform_group4x<Lanes8, MX4>(img, y0, x0, c, V + i * IC + c);
       } else {
         for (; c + 16 <= IC; c += 16) transform_group<Lanes16>(img, y0, x0, c, V + i * IC + c);
         for (; c < IC; c += 8) transform_group<Lanes8>(img, y0, x0, c, V + i * IC + c);
@@ -258,33 +284,46 @@ struct QWino : Kernel, WinoTiles {
       }
     }
   }
-  // F(4x2): acc = (A'^T M A2) / 48 with A2^T = [1 1 1 0; 0 1 -1 -1] along the
-  // rows and A'^T = [6 -4 -4 1 1 0; 0 -4 4 2 -2 0; 0 -4 -4 4 4 0; 0 -4 4 8 -8 24]
-  // down them. The sum is exactly 48 x the accumulator: >> 4, then the exact
-  // division by 3 is a multiplication by its inverse modulo 2^32.
-  void output_transform42(const int32_t* M, int64_t t0, int64_t nt, uint8_t* dst) const {
+  // F(4 x MX): acc = (A4'^T M Ax'^T^T) / S. Along the rows Ax' is F(2,3)'s
+  // A^T = [1 1 1 0; 0 1 -1 -1] (MX = 2, factor 2) or the integer
+  // A3' = 6 A^T diag(1/s3) = [3 -3 -1 1 0; 0 -3 1 2 0; 0 -3 -1 4 6] (MX = 3,
+  // factor 6); down them A4' = [6 -4 -4 1 1 0; 0 -4 4 2 -2 0; 0 -4 -4 4 4 0;
+  // 0 -4 4 8 -8 24] (factor 24). The sum is exactly S = 48 or 144 times the
+  // accumulator: >> 4, then the exact division by 3 or 9 is a multiplication
+  // by its inverse modulo 2^32.
+  template <int MX>
+  void output_transform4x(const int32_t* M, int64_t t0, int64_t nt, uint8_t* dst) const {
+    constexpr int TX = MX + 2;
     const int64_t xs = chunk * OCp;
-    const __m256i inv3 = _mm256_set1_epi32(int32_t(0xAAAAAAABu));
-    auto div48 = [&](__m256i v) { return _mm256_mullo_epi32(_mm256_srai_epi32(v, 4), inv3); };
+    const __m256i inv = _mm256_set1_epi32(int32_t(MX == 2 ? 0xAAAAAAABu : 0x38E38E39u));  // 1/3, 1/9 mod 2^32
+    auto divide = [&](__m256i v) { return _mm256_mullo_epi32(_mm256_srai_epi32(v, 4), inv); };
     for (int64_t i = 0; i < nt; ++i) {
       int64_t n, ty, tx;
       tile_pos(t0 + i, n, ty, tx);
       uint8_t* img = dst + n * OH * OW * OC;
       for (int64_t c = 0; c < OC; c += 8) {
         const int32_t* m = M + i * OCp + c;
-        __m256i s[6][2];
+        __m256i s[6][MX];
 #pragma GCC unroll 6
         for (int r = 0; r < 6; ++r) {
-          __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + (r * 4 + 0) * xs));
-          __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + (r * 4 + 1) * xs));
-          __m256i v2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + (r * 4 + 2) * xs));
-          __m256i v3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + (r * 4 + 3) * xs));
-          s[r][0] = _mm256_add_epi32(_mm256_add_epi32(v0, v1), v2);
-          s[r][1] = _mm256_sub_epi32(_mm256_sub_epi32(v1, v2), v3);
+          __m256i v[TX];
+#pragma GCC unroll 5
+          for (int q = 0; q < TX; ++q) v[q] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + (r * TX + q) * xs));
+          if constexpr (MX == 2) {
+            s[r][0] = _mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), v[2]);
+            s[r][1] = _mm256_sub_epi32(_mm256_sub_epi32(v[1], v[2]), v[3]);
+          } else {
+            __m256i v1x3 = _mm256_add_epi32(_mm256_slli_epi32(v[1], 1), v[1]);
+            s[r][0] = _mm256_add_epi32(_mm256_sub_epi32(_mm256_add_epi32(_mm256_slli_epi32(v[0], 1), v[0]), v1x3),
+                                       _mm256_sub_epi32(v[3], v[2]));
+            s[r][1] = _mm256_add_epi32(_mm256_sub_epi32(v[2], v1x3), _mm256_slli_epi32(v[3], 1));
+            s[r][2] = _mm256_add_epi32(_mm256_sub_epi32(_mm256_slli_epi32(v[3], 2), _mm256_add_epi32(v1x3, v[2])),
+                                       _mm256_add_epi32(_mm256_slli_epi32(v[4], 2), _mm256_slli_epi32(v[4], 1)));
+          }
         }
-#pragma GCC unroll 2
-        for (int q = 0; q < 2; ++q) {
-          const int64_t x = 2 * tx + q;
+#pragma GCC unroll 3
+        for (int q = 0; q < MX; ++q) {
+          const int64_t x = MX * tx + q;
           if (x >= OW) break;
           __m256i p12 = _mm256_add_epi32(s[1][q], s[2][q]), m12 = _mm256_sub_epi32(s[1][q], s[2][q]);
           __m256i p34 = _mm256_add_epi32(s[3][q], s[4][q]), m34 = _mm256_sub_epi32(s[3][q], s[4][q]);
@@ -299,7 +338,7 @@ struct QWino : Kernel, WinoTiles {
           for (int r = 0; r < 4; ++r) {
             const int64_t yy = 4 * ty + r;
             if (yy >= OH) break;
-            store8(div48(y[r]), c, img + (yy * OW + x) * OC + c);
+            store8(divide(y[r]), c, img + (yy * OW + x) * OC + c);
           }
         }
       }
@@ -333,36 +372,41 @@ void transform_weights(const int8_t* w, QWino& k) {
     }
 }
 
-// F(4x2): U' = Gs g (2G)^T, Gs = [1 0 0; 1 1 1; 1 -1 1; 1 2 4; 1 -2 4; 0 0 1]
-// (G's rows times 4, -6, -6, 24, 24, 1), packed as transform_weights.
-void transform_weights42(const int8_t* w, QWino& k) {
-  static const int Gs[6][3] = {{1, 0, 0}, {1, 1, 1}, {1, -1, 1}, {1, 2, 4}, {1, -2, 4}, {0, 0, 1}};
+// F(4 x mx): U' = Gs4 g Gx^T with Gs4 = [1 0 0; 1 1 1; 1 -1 1; 1 2 4;
+// 1 -2 4; 0 0 1] (F(4,3)'s G, rows times 4, -6, -6, 24, 24, 1) and Gx = 2G of
+// F(2,3) or Gs3 = [1 0 0; 1 1 1; 1 -1 1; 1 2 4; 0 0 1] (F(3,3)'s G, rows
+// times 2, -2, -6, 6, 1); packed as transform_weights.
+void transform_weights4x(const int8_t* w, QWino& k) {
+  static const int Gs4[6][3] = {{1, 0, 0}, {1, 1, 1}, {1, -1, 1}, {1, 2, 4}, {1, -2, 4}, {0, 0, 1}};
   static const int G2[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
+  static const int Gs3[5][3] = {{1, 0, 0}, {1, 1, 1}, {1, -1, 1}, {1, 2, 4}, {0, 0, 1}};
+  const int TX = int(k.mx4) + 2;
+  const int(*Gx)[3] = k.mx4 == 3 ? Gs3 : G2;
   const int64_t OB = k.OCp / kWinoOcb;
-  k.U.assign(size_t(24 * OB * k.IC * kWinoOcb), 0);
+  k.U.assign(size_t(6 * TX * OB * k.IC * kWinoOcb), 0);
   for (int64_t oc = 0; oc < k.OC; ++oc)
     for (int64_t ic = 0; ic < k.IC; ++ic) {
       const int8_t* g = w + (oc * k.IC + ic) * 9;
-      int tg[6][3];  // Gs g
+      int tg[6][3];  // Gs4 g
       for (int r = 0; r < 6; ++r)
-        for (int c = 0; c < 3; ++c) tg[r][c] = Gs[r][0] * g[c] + Gs[r][1] * g[3 + c] + Gs[r][2] * g[6 + c];
+        for (int c = 0; c < 3; ++c) tg[r][c] = Gs4[r][0] * g[c] + Gs4[r][1] * g[3 + c] + Gs4[r][2] * g[6 + c];
       for (int r = 0; r < 6; ++r)
-        for (int q = 0; q < 4; ++q) {
-          int u = tg[r][0] * G2[q][0] + tg[r][1] * G2[q][1] + tg[r][2] * G2[q][2];
-          size_t at = (((size_t(r * 4 + q) * size_t(OB) + size_t(oc / kWinoOcb)) * size_t(k.IC / 2) + size_t(ic / 2)) * kWinoOcb +
+        for (int q = 0; q < TX; ++q) {
+          int u = tg[r][0] * Gx[q][0] + tg[r][1] * Gx[q][1] + tg[r][2] * Gx[q][2];
+          size_t at = (((size_t(r * TX + q) * size_t(OB) + size_t(oc / kWinoOcb)) * size_t(k.IC / 2) + size_t(ic / 2)) * kWinoOcb +
                        size_t(oc % kWinoOcb)) * 2 + size_t(ic % 2);
           k.U[at] = int16_t(u);
         }
     }
 }
 
-// F(4x2) is exact while 48 x every accumulator fits int32: |acc| <= 255 x
-// sum|w| for u8 input with zero point 0.
-bool f42_exact(const int8_t* w, int64_t OC, int64_t IC) {
+// F(4 x mx) is exact while S x every accumulator fits int32 (S = 48 for
+// mx = 2, 144 for mx = 3): |acc| <= 255 x sum|w| for u8 input with zero point 0.
+bool f4x_exact(const int8_t* w, int64_t OC, int64_t IC, int64_t S) {
   for (int64_t oc = 0; oc < OC; ++oc) {
     int64_t s = 0;
     for (int64_t i = 0; i < IC * 9; ++i) s += std::abs(int(w[oc * IC * 9 + i]));
-    if (255 * s * 48 >= (int64_t(1) << 31)) return false;
+    if (255 * s * S >= (int64_t(1) << 31)) return false;
   }
   return true;
 }
@@ -397,8 +441,16 @@ std::unique_ptr<Kernel> make_qconv_winograd(BuildCtx& ctx) {
   if (ws.size() != 1 && int64_t(ws.size()) != g.M) return nullptr;
   const int8_t* w = ctx.in[1].constant->data<int8_t>();
   const char* tile_env = std::getenv("C8_WINOGRAD_TILE");
-  k->f42 = !(tile_env && std::string(tile_env) == "2x2") && f42_exact(w, g.M, g.C);
-  k->init(g, sizeof(int16_t), sizeof(int32_t), k->f42 ? 4 : 2, 2);
+  // The largest exact tile: F(4x3), else F(4x2), else F(2x2). F(4x3) only on
+  // maps at least 28 wide: its 3-wide tiles waste a column on 14 (and 7),
+  // where F(4x2) measured faster (resnet50 layer3: +2 % with F(4x3); layers
+  // 1-2, 56 and 28 wide: -7 %, interleaved runs). C8_WINOGRAD_TILE = 4x3 (F(4x3)
+  // wherever exact) | 4x2 | 2x2 caps it (A/B runs, tests).
+  const std::string tile = tile_env ? tile_env : "";
+  const bool try43 = tile == "4x3" || (tile.empty() && g.dst[3] >= 28);
+  if (try43 && f4x_exact(w, g.M, g.C, 144)) k->mx4 = 3;
+  else if (tile != "2x2" && f4x_exact(w, g.M, g.C, 48)) k->mx4 = 2;
+  k->init(g, sizeof(int16_t), sizeof(int32_t), k->mx4 ? 4 : 2, k->mx4 ? k->mx4 : 2);
   k->s8_out = ctx.out[0].dtype == DType::I8;
   k->lo = k->s8_out ? -128.f : 0.f;
   k->hi = k->s8_out ? 127.f : 255.f;
@@ -411,7 +463,7 @@ std::unique_ptr<Kernel> make_qconv_winograd(BuildCtx& ctx) {
     k->scale[size_t(o)] = sx * w / sy;
     if (has_bias) k->bias[size_t(o)] = ctx.in[2].constant->data<float>()[o] / (sx * w);
   }
-  if (k->f42) transform_weights42(w, *k);
+  if (k->mx4) transform_weights4x(w, *k);
   else transform_weights(w, *k);
   k->precision = std::string("u8s8->") + (k->s8_out ? "s8" : "u8");
   ctx.out[0].md = md_t(g.dst, k->s8_out ? dt::s8 : dt::u8, tag::nhwc);
