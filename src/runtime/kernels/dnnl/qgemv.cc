@@ -8,6 +8,7 @@
 // in accumulator units, times the output scale, Relu/Clip, and for an 8-bit
 // output + zero point, saturated, rounded half to even.
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -49,6 +50,9 @@ struct QGemv : Kernel {
     for (int64_t m = 0; m < M; ++m) {
       std::memcpy(xbuf.data(), a + m * K, size_t(K));
       const uint8_t* x = xbuf.data();
+      // Output columns split over the threads (each column's sum is computed
+      // by one thread the same way: results do not depend on the count).
+#pragma omp parallel for schedule(static) if (N * Kp >= (1 << 18))
       for (int64_t n0 = 0; n0 < N; n0 += 4) {
         const int64_t nb = std::min<int64_t>(4, N - n0);
         __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
