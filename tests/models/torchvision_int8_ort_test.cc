@@ -5,7 +5,8 @@
 // (identical input tensors). This covers what the small shared models do
 // not: residual QAdds deep in a network (resnet50), the im2col stem kernel,
 // INT8 Winograd F(4x2) layers, Concat of INT8 branches (googlenet), and
-// inverted residuals with depthwise convs (mobilenet_v2).
+// inverted residuals with depthwise convs (mobilenet_v2); and that 1 and 2
+// threads give the same bytes.
 // Runtimes round differently at ties (ORT's QLinearAdd uses fixed-point
 // multipliers, its conv requantization its own epilogue), and such one-LSB
 // differences propagate; random-weight logits are also close together. So
@@ -17,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "cli/cli_util.h"
@@ -105,6 +107,18 @@ TEST_P(TorchvisionInt8, AgreesWithOnnxRuntime) {
     }
     min_cos = std::min(min_cos, ab / std::sqrt(aa * bb));
     same += argmax(a, ort[i].size()) == argmax(b, ort[i].size());
+  }
+  // Reproducible at any thread count: the own kernels (stem, Winograd, QAdd,
+  // classifier) split work so that each output is computed the same way.
+  {
+    SessionOptions two;
+    two.threads = 2;
+    Session s2(load_onnx(out), two);
+    for (size_t i = 0; i < 3; ++i) {
+      Tensor y1 = s.run({inputs[i]})[0], y2 = s2.run({inputs[i]})[0];
+      ASSERT_EQ(y1.nbytes(), y2.nbytes());
+      EXPECT_EQ(std::memcmp(y1.raw(), y2.raw(), y1.nbytes()), 0) << name << ": 1 and 2 threads differ on image " << i;
+    }
   }
   int int8_layers = 0;
   for (const KernelRecord& k : s.kernels()) int8_layers += k.impl.find("u8s8") != std::string::npos;
