@@ -94,20 +94,24 @@ def main():
                 ratios = [x / y for x, y in zip(c8, ort)]
                 gfs = gflop / (mc * 1e-3) if gflop else float("nan")
                 peak = t * a.peak_gflops
-                rows.append((model, b, t, mc, mo, mc / mo, min(ratios), max(ratios), gflop or float("nan"), gfs,
-                             100.0 * gfs / peak))
+                rows.append((model, b, t, mc, mo, mc / mo, statistics.median(ratios), min(ratios), max(ratios),
+                             gflop or float("nan"), gfs, 100.0 * gfs / peak))
     print()
     print(f"peak = threads x {a.peak_gflops:g} G(FL)OP/s per core; GFLOP = direct-convolution work (2 x MACs), so "
           "layers run by Winograd (fewer multiplies) count as 'effective' GFLOP/s; "
-          f"{a.rounds} interleaved rounds x {a.seconds:g} s, median of medians")
+          f"{a.rounds} interleaved rounds x {a.seconds:g} s; calibr8/ORT = median of medians; 'paired' = median of "
+          "the per-round ratios (each round runs both back to back, so it cancels slow drifts of the machine)")
     print()
-    print("| model | batch | threads | calibr8 ms | ORT ms | calibr8/ORT | ratio range | GFLOP | calibr8 GFLOP/s | % peak |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for (m, b, t, mc, mo, r, rlo, rhi, gf, gfs, pk) in rows:
-        print(f"| {m} | {b} | {t} | {mc:.2f} | {mo:.2f} | **{r:.3f}** | {rlo:.2f}-{rhi:.2f} | {gf:.2f} | {gfs:.1f} | {pk:.0f}% |")
+    print("| model | batch | threads | calibr8 ms | ORT ms | calibr8/ORT | paired | ratio range | GFLOP | calibr8 GFLOP/s "
+          "| % peak |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (m, b, t, mc, mo, r, rp, rlo, rhi, gf, gfs, pk) in rows:
+        print(f"| {m} | {b} | {t} | {mc:.2f} | {mo:.2f} | **{r:.3f}** | {rp:.3f} | {rlo:.2f}-{rhi:.2f} | {gf:.2f} | "
+              f"{gfs:.1f} | {pk:.0f}% |")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"rows": [dict(zip(["model", "batch", "threads", "calibr8_ms", "ort_ms", "ratio", "ratio_min",
+            json.dump({"rows": [dict(zip(["model", "batch", "threads", "calibr8_ms", "ort_ms", "ratio", "ratio_paired",
+                                          "ratio_min",
                                           "ratio_max", "gflop", "gflops", "pct_peak"], r)) for r in rows],
                        "raw": raw, "peak_gflops_per_core": a.peak_gflops}, f, indent=1)
 
