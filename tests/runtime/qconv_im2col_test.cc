@@ -34,9 +34,7 @@ struct Case {
   int in_zp;
 };
 
-int qdq(Graph& g, int x, const std::string& n, float scale, DType t, int zp) {
-  return c8test::dequantize(g, c8test::quantize(g, x, n + "_q", scale, t, zp), n + "_dq", scale, t, zp);
-}
+using c8test::qdq;
 
 int conv(Graph& g, std::mt19937& rng, int x, int64_t C, const Layer& l, const std::string& n) {
   Tensor w(DType::I8, {l.M, C, l.k, l.k});
@@ -76,11 +74,7 @@ Graph make_graph(const Case& c, uint32_t seed) {
   std::mt19937 rng(seed);
   Graph g;
   g.opset = 13;
-  int x = g.add_value("x", DType::F32);
-  g.values[size_t(x)].shape = {c.N, c.C, c.H, c.W};
-  g.values[size_t(x)].has_shape = true;
-  g.inputs = {x};
-  int xq = qdq(g, x, "in", 2.f / 255.f, DType::U8, c.in_zp);
+  int xq = qdq(g, c8test::float_input(g, "x", {c.N, c.C, c.H, c.W}), "in", 2.f / 255.f, DType::U8, c.in_zp);
   int h = conv(g, rng, xq, c.C, c.l1, "first");
   g.outputs = {conv(g, rng, h, c.l1.M, c.l2, "second")};
   return g;

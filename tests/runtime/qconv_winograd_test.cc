@@ -31,10 +31,7 @@ struct QCase {
   std::string largest = "4x3";  // the tile the kernel may use
 };
 
-// x -> Q -> DQ ; returns the DQ output.
-int qdq(Graph& g, int x, const std::string& n, float scale, DType t, int zp) {
-  return c8test::dequantize(g, c8test::quantize(g, x, n + "_q", scale, t, zp), n + "_dq", scale, t, zp);
-}
+using c8test::qdq;
 
 int qweight(Graph& g, std::mt19937& rng, const std::string& n, Shape s, int bits) {
   Tensor w(DType::I8, s);
@@ -56,11 +53,7 @@ Graph make_graph(const QCase& c, uint32_t seed) {
   std::mt19937 rng(seed);
   Graph g;
   g.opset = 13;
-  int x = g.add_value("x", DType::F32);
-  g.values[size_t(x)].shape = {c.N, c.C0, c.H, c.W};
-  g.values[size_t(x)].has_shape = true;
-  g.inputs = {x};
-  int xq = qdq(g, x, "in", 1.f / 127.f, DType::U8, 0);
+  int xq = qdq(g, c8test::float_input(g, "x", {c.N, c.C0, c.H, c.W}), "in", 1.f / 127.f, DType::U8, 0);
   int h = g.add_value("h", DType::F32);
   int n1 = g.add_node("Conv", {xq, qweight(g, rng, "pw", {c.C, c.C0, 1, 1}, 7)}, {h}, "pointwise");
   g.nodes[size_t(n1)].set_ints("kernel_shape", {1, 1});

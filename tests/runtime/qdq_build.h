@@ -31,4 +31,18 @@ inline int dequantize(c8::Graph& g, int q, const std::string& n, float scale, c8
   return y;
 }
 
+// x -> Q -> DQ (per tensor); returns the float value.
+inline int qdq(c8::Graph& g, int x, const std::string& n, float scale, c8::DType t, int zp) {
+  return dequantize(g, quantize(g, x, n + "_q", scale, t, zp), n + "_dq", scale, t, zp);
+}
+
+// A float graph input of a known shape; returns its value id.
+inline int float_input(c8::Graph& g, const std::string& n, const c8::Shape& shape) {
+  int x = g.add_value(n, c8::DType::F32);
+  g.values[size_t(x)].shape = shape;
+  g.values[size_t(x)].has_shape = true;
+  g.inputs.push_back(x);
+  return x;
+}
+
 }  // namespace c8test
