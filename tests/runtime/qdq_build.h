@@ -1,5 +1,6 @@
 #pragma once
 // Building QDQ graphs by hand in the INT8 runtime tests.
+#include <set>
 #include <string>
 
 #include "ir/graph.h"
@@ -43,6 +44,24 @@ inline int float_input(c8::Graph& g, const std::string& n, const c8::Shape& shap
   g.values[size_t(x)].has_shape = true;
   g.inputs.push_back(x);
   return x;
+}
+
+// Bit-identity check of two float outputs of the same shape: how many
+// elements differ, and how many distinct values `a` holds (a test whose
+// outputs barely vary would not see errors).
+struct OutputDiff {
+  int64_t differ = 0;
+  size_t levels = 0;
+};
+inline OutputDiff diff_outputs(const c8::Tensor& a, const c8::Tensor& b) {
+  OutputDiff d;
+  std::set<float> levels;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    d.differ += a.data<float>()[i] != b.data<float>()[i];
+    levels.insert(a.data<float>()[i]);
+  }
+  d.levels = levels.size();
+  return d;
 }
 
 }  // namespace c8test
