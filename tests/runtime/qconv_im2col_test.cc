@@ -92,6 +92,10 @@ TEST(QConvIm2col, BitIdenticalToDirectInt8) {
       {2, 3, 17, 23, {5, 3, 1, 1, {1, 1, 1, 1}, "Clip", false}, {24, 3, 2, 1, {0, 1, 1, 0}, "Relu", true}, 0},
       {1, 1, 9, 11, {4, 5, 1, 2, {2, 1, 3, 2}, "", false}, {20, 1, 1, 1, {0, 0, 0, 0}, "Clip", false}, 3},
       {1, 7, 5, 4, {7, 5, 1, 1, {2, 2, 2, 2}, "Relu", false}, {33, 3, 1, 1, {1, 1, 1, 1}, "", true}, 200},
+      // pixel counts whose last micro-kernel call has 5, 4 and 1 rows (6 per call, 60 per chunk)
+      {1, 3, 7, 5, {5, 3, 1, 1, {1, 1, 1, 1}, "", false}, {16, 3, 1, 1, {1, 1, 1, 1}, "", true}, 9},
+      {1, 2, 2, 17, {4, 3, 1, 1, {1, 1, 1, 1}, "", false}, {12, 3, 1, 1, {1, 1, 1, 1}, "", true}, 0},
+      {1, 1, 1, 61, {4, 3, 1, 1, {1, 1, 1, 1}, "", false}, {16, 3, 1, 1, {1, 1, 1, 1}, "", true}, 11},
   };
   uint32_t seed = 5;
   for (const Case& c : cases) {
