@@ -18,10 +18,19 @@
 //  4. DQ -> AveragePool/GlobalAveragePool -> Q with equal parameters becomes
 //     calibr8::QAveragePool / QGlobalAveragePool (uint8 pooling).
 //  4b. DQ(a) + DQ(b) (same shape) [-> Relu/Clip]* -> Q becomes calibr8::QAdd.
+//  4c. A QConv with an 8-bit output whose only consumer is a QAdd takes the
+//      add over: the QAdd's other input becomes the conv's Sum input, its
+//      Relu/Clip and output parameters the conv's, and the conv's own output
+//      parameters become mid_scale / mid_zero_point / mid_type -- the conv
+//      result is still rounded and saturated to that 8-bit grid before the add
+//      (QDQ semantics: Conv -> Q -> DQ -> Add), but inside the conv's epilogue
+//      (oneDNN post-ops round, clip, sum, linear) instead of a separate pass
+//      over memory. resnet50: its 16 QAdds disappear.
 //  5. Dead Q/DQ are removed; a DQ of constants left over (weights of a layer
 //     that was not fused) is folded to float32 once.
 // Node attributes of the calibr8 ops: x_scale, x_zero_point, w_scales,
-// y_scale, y_zero_point, y_type (DType as int), sum_scale, sum_zero_point;
+// y_scale, y_zero_point, y_type (DType as int), sum_scale, sum_zero_point,
+// mid_scale, mid_zero_point, mid_type (step 4c);
 // QAdd: x_scale/x_zero_point (input 0), b_scale/b_zero_point (input 1), y_*.
 #include <cmath>
 
@@ -509,6 +518,49 @@ int fuse_qadd(Graph& g) {
   return n;
 }
 
+// Step 4c: QConv (8-bit output, no post-ops, no sum) -> QAdd as the QAdd's
+// only producer-side consumer: one QConv with a Sum post-op and the conv's
+// requantization kept as the mid_* grid (see the header).
+int fuse_qconv_qadd(Graph& g) {
+  int n = 0;
+  auto cons = g.consumers();
+  for (size_t ai = 0; ai < g.nodes.size(); ++ai) {
+    Node& a = g.nodes[ai];
+    if (a.dead || a.domain != "calibr8" || a.op != "QAdd" || a.inputs.size() != 2) continue;
+    for (int side = 0; side < 2; ++side) {
+      const int v = a.inputs[size_t(side)], other = a.inputs[size_t(1 - side)];
+      if (v < 0 || other < 0 || v == other) continue;
+      const int pi = g.values[size_t(v)].producer;
+      if (pi < 0) continue;
+      Node& c = g.nodes[size_t(pi)];
+      if (c.dead || c.domain != "calibr8" || c.op != "QConv" || !c.post_ops.empty() || c.inputs.size() > 3) continue;
+      const DType ct = DType(c.attr_i("y_type", int64_t(DType::F32)));
+      if ((ct != DType::U8 && ct != DType::I8) || cons[size_t(v)].size() != 1 || is_graph_output(g, v)) continue;
+      c.set_f("mid_scale", c.attr_f("y_scale", 1.f));
+      c.set_i("mid_zero_point", c.attr_i("y_zero_point", 0));
+      c.set_i("mid_type", int64_t(ct));
+      c.set_f("sum_scale", side == 0 ? a.attr_f("b_scale", 1.f) : a.attr_f("x_scale", 1.f));
+      c.set_i("sum_zero_point", side == 0 ? a.attr_i("b_zero_point", 0) : a.attr_i("x_zero_point", 0));
+      c.set_f("y_scale", a.attr_f("y_scale", 1.f));
+      c.set_i("y_zero_point", a.attr_i("y_zero_point", 0));
+      c.set_i("y_type", a.attr_i("y_type", int64_t(DType::U8)));
+      while (c.inputs.size() < 3) c.inputs.push_back(-1);
+      c.inputs.push_back(other);
+      PostOp sum;
+      sum.kind = PostOp::Sum;
+      sum.input_index = 3;
+      c.post_ops.push_back(sum);
+      for (const PostOp& po : a.post_ops) c.post_ops.push_back(po);
+      c.outputs[0] = a.outputs[0];
+      g.values[size_t(a.outputs[0])].producer = pi;
+      a.dead = true;
+      ++n;
+      break;
+    }
+  }
+  return n;
+}
+
 // Step 5: drop unused Q/DQ; fold DQ of constants.
 int cleanup(Graph& g) {
   int n = 0;
@@ -572,7 +624,8 @@ int fuse_qdq(Graph& g) {
   n += fuse_conv_gemm(g);
   n += fuse_avgpool(g);
   n += fuse_qadd(g);
-  n += cleanup(g);
+  n += cleanup(g);          // (drops the DQs 4b left, the conv outputs' other consumers)
+  n += fuse_qconv_qadd(g);  // the conv may now read a value made later: compact() re-sorts
   g.compact();
   return n;
 }

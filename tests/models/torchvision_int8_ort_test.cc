@@ -11,10 +11,12 @@
 // multipliers, its conv requantization its own epilogue), and such one-LSB
 // differences propagate; random-weight logits are also close together. So
 // it asserts the logits stay close (cosine similarity) and top-1 agrees on
-// all but at most one image. mobilenet_v2 is more sensitive than that
-// (measured: calibr8 and ORT each agree with the exact QDQ semantics of the
-// reference executor on 20 of 24 images): there the reference executor is
-// the judge, and calibr8 must be about as close to it as ORT is.
+// all but at most one image. resnet50 and mobilenet_v2 are more sensitive
+// than that (measured: calibr8 and ORT each agree with the exact QDQ
+// semantics of the reference executor on 23 of 24 and 20 of 24 images, yet
+// differ from each other on 2 and 5): there the reference executor is the
+// judge (on the first 12 images: it takes ~7 s an image on resnet50), and
+// calibr8 must be about as close to it as ORT is.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -34,7 +36,7 @@ using namespace c8test;
 
 namespace {
 
-constexpr size_t kCalib = 16, kEval = 24;
+constexpr size_t kCalib = 16, kEval = 24, kOracle = 12;  // the reference executor is slow on resnet50
 
 struct Int8Case {
   const char* name;
@@ -86,7 +88,7 @@ TEST_P(TorchvisionInt8, AgreesWithOnnxRuntime) {
   Graph qg = load_onnx(out);
   for (size_t i = 0; i < inputs.size(); ++i) {
     Tensor y = s.run({inputs[i]})[0];
-    if (oracle) {
+    if (oracle && i < kOracle) {
       RefExecutor ref(qg);
       Tensor z = ref.run({inputs[i]})[0];
       size_t n = ort[i].size();
@@ -140,7 +142,7 @@ TEST_P(TorchvisionInt8, AgreesWithOnnxRuntime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, TorchvisionInt8,
-                         ::testing::Values(Int8Case{"resnet50", false}, Int8Case{"googlenet", false},
+                         ::testing::Values(Int8Case{"resnet50", true}, Int8Case{"googlenet", false},
                                            Int8Case{"mobilenet_v2", true}),
                          [](const ::testing::TestParamInfo<Int8Case>& i) { return std::string(i.param.name); });
 

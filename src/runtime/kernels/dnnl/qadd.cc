@@ -18,19 +18,82 @@
 #include <cmath>
 
 #include "runtime/kernels/dnnl/common.h"
+#include "runtime/kernels/dnnl/qadd_math.h"
 
 namespace c8::dnnlk {
+
+bool QAddMath::init(float sa, float za, float sb, float zb, float sy, float zy, float act_lo, float act_hi, bool y_s8) {
+  if (!(sa > 0) || !(sb > 0) || !(sy > 0) || !std::isfinite(sa / sy) || !std::isfinite(sb / sy)) return false;
+  ka = sa / sy;
+  kb = sb / sy;
+  c = zy - za * ka - zb * kb;
+  // Relu/Clip in output units, intersected with the output type's range
+  // (the clamp also keeps the float -> int32 conversion in range).
+  lo = std::max(y_s8 ? -128.f : 0.f, act_lo / sy + zy);
+  hi = std::min(y_s8 ? 127.f : 255.f, act_hi / sy + zy);
+  return lo <= hi;
+}
+
 namespace {
 
-// The scalar definition; the vector loop computes exactly this per element.
-struct QAddMath {
-  float ka = 1, kb = 1, c = 0, lo = 0, hi = 255;
-  float eval(float a, float b) const {
-    float v = std::fma(a, ka, std::fma(b, kb, c));
-    v = std::min(hi, std::max(lo, v));
-    return std::nearbyint(v);
+template <bool S8>
+__m256 load8(const uint8_t* p) {
+  __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return _mm256_cvtepi32_ps(S8 ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v));
+}
+
+template <bool AS8, bool BS8, bool YS8>
+void qadd_loop(const QAddMath& m, const uint8_t* a, const uint8_t* b, uint8_t* y, int64_t n) {
+  const __m256 ka = _mm256_set1_ps(m.ka), kb = _mm256_set1_ps(m.kb), c = _mm256_set1_ps(m.c), lo = _mm256_set1_ps(m.lo),
+               hi = _mm256_set1_ps(m.hi);
+  auto one = [&](const uint8_t* pa, const uint8_t* pb) {
+    __m256 v = _mm256_fmadd_ps(load8<AS8>(pa), ka, _mm256_fmadd_ps(load8<BS8>(pb), kb, c));
+    v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
+    return _mm256_cvtps_epi32(v);  // round half to even (MXCSR default)
+  };
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256i q0 = one(a + i, b + i), q1 = one(a + i + 8, b + i + 8);
+    // in-lane packs: [q0.lo q1.lo q0.hi q1.hi] as int16, then bytes
+    __m256i w = _mm256_packs_epi32(q0, q1);
+    __m128i w0 = _mm256_castsi256_si128(w), w1 = _mm256_extracti128_si256(w, 1);
+    __m128i bytes = YS8 ? _mm_packs_epi16(w0, w1) : _mm_packus_epi16(w0, w1);
+    // bytes = q0[0..3] q1[0..3] q0[4..7] q1[4..7]: restore element order
+    bytes = _mm_shuffle_epi32(bytes, _MM_SHUFFLE(3, 1, 2, 0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), bytes);
   }
-};
+  for (; i < n; ++i) {
+    float fa = AS8 ? float(int8_t(a[i])) : float(a[i]), fb = BS8 ? float(int8_t(b[i])) : float(b[i]);
+    float q = m.eval(fa, fb);
+    if (YS8) reinterpret_cast<int8_t*>(y)[i] = int8_t(q);
+    else y[i] = uint8_t(q);
+  }
+}
+
+}  // namespace
+
+void qadd_run(const QAddMath& m, const uint8_t* a, bool a_s8, const uint8_t* b, bool b_s8, uint8_t* y, bool y_s8, int64_t n) {
+  // Blocks of 64 KB over the threads; element-wise, so any split gives the
+  // same bytes.
+  constexpr int64_t kBlock = 1 << 16;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (blocks > 1)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t o = blk * kBlock, len = std::min(kBlock, n - o);
+    switch (int(a_s8) * 4 + int(b_s8) * 2 + int(y_s8)) {
+      case 0: qadd_loop<false, false, false>(m, a + o, b + o, y + o, len); break;
+      case 1: qadd_loop<false, false, true>(m, a + o, b + o, y + o, len); break;
+      case 2: qadd_loop<false, true, false>(m, a + o, b + o, y + o, len); break;
+      case 3: qadd_loop<false, true, true>(m, a + o, b + o, y + o, len); break;
+      case 4: qadd_loop<true, false, false>(m, a + o, b + o, y + o, len); break;
+      case 5: qadd_loop<true, false, true>(m, a + o, b + o, y + o, len); break;
+      case 6: qadd_loop<true, true, false>(m, a + o, b + o, y + o, len); break;
+      default: qadd_loop<true, true, true>(m, a + o, b + o, y + o, len); break;
+    }
+  }
+}
+
+namespace {
 
 struct QAddKernel : Kernel {
   QAddMath m;
@@ -38,64 +101,12 @@ struct QAddKernel : Kernel {
   int64_t n = 0;
   LayoutAdapter b_ad;
 
-  template <bool S8>
-  static __m256 load8(const uint8_t* p) {
-    __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-    return _mm256_cvtepi32_ps(S8 ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v));
-  }
-
-  template <bool AS8, bool BS8, bool YS8>
-  void loop(const uint8_t* a, const uint8_t* b, uint8_t* y, int64_t n) const {
-    const __m256 ka = _mm256_set1_ps(m.ka), kb = _mm256_set1_ps(m.kb), c = _mm256_set1_ps(m.c),
-                 lo = _mm256_set1_ps(m.lo), hi = _mm256_set1_ps(m.hi);
-    auto one = [&](const uint8_t* pa, const uint8_t* pb) {
-      __m256 v = _mm256_fmadd_ps(load8<AS8>(pa), ka, _mm256_fmadd_ps(load8<BS8>(pb), kb, c));
-      v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
-      return _mm256_cvtps_epi32(v);  // round half to even (MXCSR default)
-    };
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-      __m256i q0 = one(a + i, b + i), q1 = one(a + i + 8, b + i + 8);
-      // in-lane packs: [q0.lo q1.lo q0.hi q1.hi] as int16, then bytes
-      __m256i w = _mm256_packs_epi32(q0, q1);
-      __m128i w0 = _mm256_castsi256_si128(w), w1 = _mm256_extracti128_si256(w, 1);
-      __m128i bytes = YS8 ? _mm_packs_epi16(w0, w1) : _mm_packus_epi16(w0, w1);
-      // bytes = q0[0..3] q1[0..3] q0[4..7] q1[4..7]: restore element order
-      bytes = _mm_shuffle_epi32(bytes, _MM_SHUFFLE(3, 1, 2, 0));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), bytes);
-    }
-    for (; i < n; ++i) {
-      float fa = AS8 ? float(int8_t(a[i])) : float(a[i]), fb = BS8 ? float(int8_t(b[i])) : float(b[i]);
-      float q = m.eval(fa, fb);
-      if (YS8) reinterpret_cast<int8_t*>(y)[i] = int8_t(q);
-      else y[i] = uint8_t(q);
-    }
-  }
-
   void execute(KernelIO& io) override {
     dnnl::memory bm = b_ad.convert(*io.stream, io.in[1]);
     if (b_ad.needed()) io.stream->wait();
-    const uint8_t* a = static_cast<const uint8_t*>(io.in[0].get_data_handle());
-    const uint8_t* b = static_cast<const uint8_t*>(bm.get_data_handle());
-    uint8_t* y = static_cast<uint8_t*>(io.out[0].get_data_handle());
-    // Blocks of 64 KB over the threads; element-wise, so any split gives
-    // the same bytes.
-    constexpr int64_t kBlock = 1 << 16;
-    const int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (blocks > 1)
-    for (int64_t blk = 0; blk < blocks; ++blk) {
-      const int64_t o = blk * kBlock, len = std::min(kBlock, n - o);
-      switch (int(a_s8) * 4 + int(b_s8) * 2 + int(y_s8)) {
-        case 0: loop<false, false, false>(a + o, b + o, y + o, len); break;
-        case 1: loop<false, false, true>(a + o, b + o, y + o, len); break;
-        case 2: loop<false, true, false>(a + o, b + o, y + o, len); break;
-        case 3: loop<false, true, true>(a + o, b + o, y + o, len); break;
-        case 4: loop<true, false, false>(a + o, b + o, y + o, len); break;
-        case 5: loop<true, false, true>(a + o, b + o, y + o, len); break;
-        case 6: loop<true, true, false>(a + o, b + o, y + o, len); break;
-        default: loop<true, true, true>(a + o, b + o, y + o, len); break;
-      }
-    }
+    qadd_run(m, static_cast<const uint8_t*>(io.in[0].get_data_handle()), a_s8,
+             static_cast<const uint8_t*>(bm.get_data_handle()), b_s8, static_cast<uint8_t*>(io.out[0].get_data_handle()),
+             y_s8, n);
   }
   std::string impl() const override {
     return std::string("c8:qadd_avx2 ") + (a_s8 ? "s8" : "u8") + "+" + (b_s8 ? "s8" : "u8") + "->" + (y_s8 ? "s8" : "u8") +
@@ -125,17 +136,7 @@ std::unique_ptr<Kernel> make_qadd(BuildCtx& ctx) {
   const float sa = nd.attr_f("x_scale", 1.f), sb = nd.attr_f("b_scale", 1.f), sy = nd.attr_f("y_scale", 1.f);
   const float za = float(nd.attr_i("x_zero_point", 0)), zb = float(nd.attr_i("b_zero_point", 0)),
               zy = float(nd.attr_i("y_zero_point", 0));
-  if (!(sa > 0) || !(sb > 0) || !(sy > 0) || !std::isfinite(sa / sy) || !std::isfinite(sb / sy)) return nullptr;
-  QAddMath& m = k->m;
-  m.ka = sa / sy;
-  m.kb = sb / sy;
-  m.c = zy - za * m.ka - zb * m.kb;
-  // Relu/Clip in output units, intersected with the output type's range
-  // (the clamp also keeps the float -> int32 conversion in range).
-  const bool ys8 = ty == DType::I8;
-  m.lo = std::max(ys8 ? -128.f : 0.f, act_lo / sy + zy);
-  m.hi = std::min(ys8 ? 127.f : 255.f, act_hi / sy + zy);
-  if (!(m.lo <= m.hi)) return nullptr;
+  if (!k->m.init(sa, za, sb, zb, sy, zy, act_lo, act_hi, ty == DType::I8)) return nullptr;
   k->a_s8 = ta == DType::I8;
   k->b_s8 = tb == DType::I8;
   k->y_s8 = ty == DType::I8;

@@ -27,6 +27,7 @@
 #include <unordered_map>
 
 #include "runtime/kernels/dnnl/common.h"
+#include "runtime/kernels/dnnl/qadd_math.h"
 
 namespace c8::dnnlk {
 namespace {
@@ -75,10 +76,11 @@ struct Prefill {
 };
 
 struct QParamsN {
-  float sx = 1, sy = 1, ss = 1;
-  int64_t zx = 0, zy = 0, zs = 0;
-  DType xt = DType::U8, yt = DType::F32, st = DType::U8;
+  float sx = 1, sy = 1, ss = 1, smid = 1;
+  int64_t zx = 0, zy = 0, zs = 0, zmid = 0;
+  DType xt = DType::U8, yt = DType::F32, st = DType::U8, mt = DType::U8;
   bool quant_out = false, has_bias = false, has_sum = false;
+  bool has_mid = false;  // fuse_qdq step 4c: round to the mid_* grid before the sum
   std::vector<float> ws;  // per output channel (expanded)
 };
 
@@ -96,6 +98,12 @@ struct QConvKernel : Kernel {
   Prefill sum;
   int sum_idx = 3;
   std::string precision;
+  // FP32 variant of a conv that took over a residual add (mid_* attributes):
+  // conv -> quantize to the mid grid -> QAdd's arithmetic with the skip.
+  bool mid_add = false, mid_s8 = false, skip_s8 = false, y_s8 = false;
+  dnnl::memory mid_buf;
+  LayoutAdapter skip_ad;
+  QAddMath mm;
 
   void execute(KernelIO& io) override {
     dnnl::stream& s = *io.stream;
@@ -117,7 +125,14 @@ struct QConvKernel : Kernel {
     if (has_zp_src) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = zp_src;
     if (has_zp_dst) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST] = zp_dst;
     prim.execute(s, args);
-    if (has_quant) quant.execute(s, tmp_dst, io.out[0]);
+    if (has_quant) quant.execute(s, tmp_dst, mid_add ? mid_buf : io.out[0]);
+    if (mid_add) {
+      dnnl::memory skip = skip_ad.convert(s, io.in[size_t(sum_idx)]);
+      s.wait();
+      qadd_run(mm, static_cast<const uint8_t*>(mid_buf.get_data_handle()), mid_s8,
+               static_cast<const uint8_t*>(skip.get_data_handle()), skip_s8, static_cast<uint8_t*>(io.out[0].get_data_handle()),
+               y_s8, int64_t(mid_buf.get_desc().get_size()));
+    }
   }
   std::string impl() const override { return impl_of(pd) + " " + precision; }
 };
@@ -126,12 +141,33 @@ const char* dname(DType t) { return t == DType::U8 ? "u8" : t == DType::I8 ? "s8
 
 bool post_ops_for(const Node& n, const QParamsN& q, bool int8, dnnl::post_ops& ops) {
   float inv = int8 && q.quant_out ? 1.f / q.sy : 1.f;
-  std::vector<EltStep> steps;
+  if (q.has_mid) {
+    // The conv result on its 8-bit mid grid, a = clip(rne(v), lo - z, hi - z):
+    // INT8 kernel: v is already in mid units (output scale); FP32 kernel: v
+    // is real and goes to mid units and back around the round and clip.
+    // Then, in y units, y = ka * (a + (kb / ka) * (b - zb)) with ka = smid/sy,
+    // kb = sum_scale/sy (QAdd's formula, see qadd.cc), or in real units
+    // smid * a + DQ(b) for the FP32 kernel. oneDNN 2.6 (AVX2 u8s8) computes
+    // this chain right; a linear post-op *before* the sum does not (see
+    // DEVELOPERS.md), so the scale is applied after it.
+    const float lo = q.mt == DType::U8 ? 0.f : -128.f, hi = q.mt == DType::U8 ? 255.f : 127.f;
+    if (!int8) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f / q.smid, 0.f);
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_round, 0.f, 0.f);
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, lo - float(q.zmid), hi - float(q.zmid));
+    if (!int8) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, q.smid, 0.f);
+  }
   for (const PostOp& po : n.post_ops) {
     if (po.kind == PostOp::Sum) {
       if (po.input_index != 3) return false;
-      if (int8 && q.quant_out) ops.append_sum(q.ss / q.sy, int32_t(q.zs), to_dnnl(q.st));
-      else ops.append_sum(1.f);
+      if (int8 && q.quant_out && q.has_mid) {
+        const float ka = q.smid / q.sy, kb = q.ss / q.sy;
+        ops.append_sum(kb / ka, int32_t(q.zs), to_dnnl(q.st));
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, ka, 0.f);
+      } else if (int8 && q.quant_out) {
+        ops.append_sum(q.ss / q.sy, int32_t(q.zs), to_dnnl(q.st));
+      } else {
+        ops.append_sum(1.f);
+      }
     } else if (po.op == "Relu") {
       ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     } else if (po.op == "Clip") {
@@ -148,7 +184,8 @@ std::unique_ptr<QConvKernel> build_int8(const BuildCtx& ctx, const ConvGeom& g, 
   const Node& n = *ctx.node;
   dnnl::primitive_attr attr;
   std::vector<float> os(static_cast<size_t>(g.M));
-  for (int64_t c = 0; c < g.M; ++c) os[size_t(c)] = q.sx * q.ws[size_t(c)] / (q.quant_out ? q.sy : 1.f);
+  const float out_units = q.has_mid ? q.smid : q.quant_out ? q.sy : 1.f;
+  for (int64_t c = 0; c < g.M; ++c) os[size_t(c)] = q.sx * q.ws[size_t(c)] / out_units;
   attr.set_output_scales(1 << 1, os);
   if (q.zx) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
   if (q.quant_out && q.zy) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
@@ -203,7 +240,8 @@ std::unique_ptr<QConvKernel> build_f32(const BuildCtx& ctx, const ConvGeom& g, c
   const dnnl::engine& eng = *ctx.engine;
   const Node& n = *ctx.node;
   dnnl::post_ops ops;
-  if (!post_ops_for(n, q, false, ops)) return nullptr;
+  // With mid_*: the conv alone; the grid and the add follow it (mid_add).
+  if (!q.has_mid && !post_ops_for(n, q, false, ops)) return nullptr;
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
   auto k = std::make_unique<QConvKernel>();
@@ -228,7 +266,31 @@ std::unique_ptr<QConvKernel> build_f32(const BuildCtx& ctx, const ConvGeom& g, c
     md_t bmd({g.M}, dt::f32, tag::a);
     k->bias = const_to_memory(eng, *ctx.in[2].constant, bmd, bmd);
   }
-  if (q.quant_out) {
+  if (q.has_mid) {
+    float act_lo = -3.4028235e38f, act_hi = 3.4028235e38f;
+    for (const PostOp& po : n.post_ops) {
+      if (po.kind == PostOp::Sum) continue;
+      if (po.op == "Relu") act_lo = std::max(act_lo, 0.f);
+      else if (po.op == "Clip") act_lo = std::max(act_lo, po.alpha), act_hi = std::min(act_hi, po.beta);
+      else return nullptr;
+    }
+    if (!k->mm.init(q.smid, float(q.zmid), q.ss, float(q.zs), q.sy, float(q.zy), act_lo, act_hi, q.yt == DType::I8))
+      return nullptr;
+    k->mid_add = true;
+    k->mid_s8 = q.mt == DType::I8;
+    k->skip_s8 = q.st == DType::I8;
+    k->y_s8 = q.yt == DType::I8;
+    k->has_quant = true;
+    k->tmp_dst = dnnl::memory(k->pd.dst_desc(), eng);
+    md_t mid_md = with_dtype(k->pd.dst_desc(), to_dnnl(q.mt));
+    k->mid_buf = dnnl::memory(mid_md, eng);
+    dnnl::primitive_attr ra;
+    ra.set_output_scales(0, {1.f / q.smid});
+    if (q.zmid) ra.set_zero_points(DNNL_ARG_DST, 0, {int32_t(q.zmid)});
+    k->quant = dnnl::reorder(dnnl::reorder::primitive_desc(eng, k->pd.dst_desc(), eng, mid_md, ra));
+    k->skip_ad = LayoutAdapter(eng, ctx.in[3].md, with_dtype(k->pd.dst_desc(), to_dnnl(q.st)));
+    if (out_md && *out_md != with_dtype(k->pd.dst_desc(), to_dnnl(q.yt))) return nullptr;
+  } else if (q.quant_out) {
     k->has_quant = true;
     k->tmp_dst = dnnl::memory(k->pd.dst_desc(), eng);
     md_t o = out_md ? *out_md : with_dtype(k->pd.dst_desc(), to_dnnl(q.yt));
@@ -239,7 +301,7 @@ std::unique_ptr<QConvKernel> build_f32(const BuildCtx& ctx, const ConvGeom& g, c
   } else if (out_md && *out_md != k->pd.dst_desc()) {
     return nullptr;
   }
-  if (q.has_sum) {
+  if (q.has_sum && !q.has_mid) {
     dnnl::primitive_attr ra;
     ra.set_output_scales(0, {q.ss});
     if (q.zs) ra.set_zero_points(DNNL_ARG_SRC, 0, {int32_t(q.zs)});
@@ -281,6 +343,13 @@ std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
     if (q.st != DType::U8 && q.st != DType::I8) return nullptr;
     q.ss = n.attr_f("sum_scale", 1.f);
     q.zs = n.attr_i("sum_zero_point", 0);
+  }
+  if (n.has("mid_scale")) {
+    q.has_mid = true;
+    q.smid = n.attr_f("mid_scale", 1.f);
+    q.zmid = n.attr_i("mid_zero_point", 0);
+    q.mt = DType(n.attr_i("mid_type", int64_t(DType::U8)));
+    if (!q.has_sum || !q.quant_out || (q.mt != DType::U8 && q.mt != DType::I8) || !(q.smid > 0)) return nullptr;
   }
   bool depthwise = g.group > 1 && g.group == g.C && g.group == g.M;
   std::unique_ptr<QConvKernel> k8, kf;

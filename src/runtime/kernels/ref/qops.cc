@@ -6,7 +6,9 @@
 // point, saturated). The oracle for the oneDNN INT8 kernels.
 //
 //  QConv(xq, wq int8, bias f32?, sum_q?)  attrs: Conv's + x_scale, x_zero_point,
-//      w_scales (1 or M), y_type, y_scale, y_zero_point, sum_scale, sum_zero_point
+//      w_scales (1 or M), y_type, y_scale, y_zero_point, sum_scale, sum_zero_point,
+//      mid_scale, mid_zero_point, mid_type (the conv result is quantized to this
+//      grid and dequantized before the post-ops: fuse_qdq step 4c)
 //  QGemm(aq [M,K], wq int8 [N,K] (transB=1) or [K,N], bias f32 [N]?)   same attrs
 //  QAdd(aq, bq) same shape  attrs: x_scale/x_zero_point (a), b_scale/b_zero_point,
 //      y_type, y_scale, y_zero_point; Relu/Clip post-ops
@@ -23,7 +25,7 @@ namespace c8 {
 namespace {
 
 const char* kQAttrs[] = {"x_scale", "x_zero_point", "w_scales", "y_type", "y_scale", "y_zero_point", "sum_scale", "sum_zero_point",
-                         "b_scale", "b_zero_point"};
+                         "b_scale", "b_zero_point", "mid_scale", "mid_zero_point", "mid_type"};
 
 // The float op this node stands for (no post-ops, no q attributes).
 Node float_node(const Node& n, const std::string& op) {
@@ -76,6 +78,17 @@ void quant_into(const Node& n, const Tensor& f, float s, int64_t zp, DType t, Te
 }
 
 void finish(const Node& n, Tensor& f, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
+  // A QConv that took over a QAdd (fuse_qdq step 4c): its result first goes
+  // through the 8-bit grid it had (Q then DQ), as in Conv -> Q -> DQ -> Add.
+  if (n.has("mid_scale")) {
+    const float s = n.attr_f("mid_scale", 1.f);
+    const int64_t zp = n.attr_i("mid_zero_point", 0);
+    const DType t = DType(n.attr_i("mid_type", int64_t(DType::U8)));
+    if (t != DType::U8 && t != DType::I8) node_error(n, "mid_type must be uint8/int8");
+    Tensor q(t, f.shape);
+    quant_into(n, f, s, zp, t, q);
+    f = dequant(q, s, zp);
+  }
   // Fused post-ops in float; Sum reads the dequantized input.
   if (!n.post_ops.empty()) {
     std::vector<Tensor> fin(in.size());
