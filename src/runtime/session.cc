@@ -174,7 +174,7 @@ void Plan::allocate() {
   auto sum_in_place = [&](size_t i) -> int {
     const Step& s = steps[i];
     const Node& n = g.nodes[size_t(s.node)];
-    if (n.op != "Conv" && n.op != "Gemm" && n.op != "MatMul") return -1;
+    if (n.op != "Conv" && n.op != "Gemm" && n.op != "MatMul" && n.op != "QConv") return -1;
     int idx = -1;
     for (const PostOp& po : n.post_ops)
       if (po.kind == PostOp::Sum) idx = po.input_index;
