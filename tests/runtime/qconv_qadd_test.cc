@@ -5,7 +5,9 @@
 // semantics); the fast kernel (INT8 post-op chain round, clip, sum, linear --
 // or, for 8-bit weights without VNNI, the FP32 kernel) stays within one LSB
 // of it and differs only on near-ties. 1x1 and 3x3 convs, u8 and s8 grids and
-// skips, zero points, Relu / Clip / none.
+// skips, zero points, Relu / Clip / none; and a skip made by another conv in
+// the graph, whose buffer the planner hands to the fused conv's output (the
+// sum then accumulates in place).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -30,6 +32,7 @@ struct Case {
   std::string act;
   DType out_t;
   int out_zp;
+  bool skip_from_conv = false;
 };
 
 TEST(QConvQAdd, FusedRoundsToTheConvGridThenAdds) {
@@ -38,6 +41,8 @@ TEST(QConvQAdd, FusedRoundsToTheConvGridThenAdds) {
       {1, 7, DType::I8, 0, DType::I8, -2, "", DType::I8, 4},
       {3, 7, DType::U8, 128, DType::U8, 0, "Clip", DType::U8, 5},
       {1, 8, DType::U8, 9, DType::U8, 3, "Relu", DType::U8, 0},
+      {1, 7, DType::U8, 9, DType::U8, 3, "Relu", DType::U8, 0, true},
+      {3, 7, DType::U8, 0, DType::U8, 0, "", DType::U8, 12, true},
   };
   const int64_t C = 16, M = 24, H = 9, W = 11;
   uint32_t seed = 1;
@@ -46,25 +51,32 @@ TEST(QConvQAdd, FusedRoundsToTheConvGridThenAdds) {
     Graph g;
     g.opset = 13;
     int x = qdq(g, c8test::float_input(g, "x", {1, C, H, W}), "in", 0.0131f, DType::U8, 0);
-    int s = qdq(g, c8test::float_input(g, "s", {1, M, H, W}), "skip", 0.0217f, c.skip_t, c.skip_zp);
-    Tensor w(DType::I8, {M, C, c.k, c.k});
-    const int lim = c.wbits == 8 ? 127 : 63;
-    std::uniform_int_distribution<int> uw(-lim, lim);
-    for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(uw(rng));
-    Tensor ws(DType::F32, {M}), wz(DType::I8, {M}), b(DType::F32, {M});
-    std::uniform_real_distribution<float> ub(-0.2f, 0.2f);
-    for (int64_t m = 0; m < M; ++m) {
-      ws.data<float>()[m] = 0.0031f + 0.00017f * float(m % 5);
-      b.data<float>()[m] = ub(rng);
-    }
-    int wd = g.add_value("w", DType::F32);
-    int dq = g.add_node("DequantizeLinear", {g.add_constant("wq", w), g.add_constant("ws", ws), g.add_constant("wz", wz)}, {wd},
-                        "wDQ");
-    g.nodes[size_t(dq)].set_i("axis", 0);
-    int y = g.add_value("y", DType::F32);
-    int cv = g.add_node("Conv", {x, wd, g.add_constant("b", b)}, {y}, "conv");
-    g.nodes[size_t(cv)].set_ints("kernel_shape", {c.k, c.k});
-    g.nodes[size_t(cv)].set_ints("pads", {c.k / 2, c.k / 2, c.k / 2, c.k / 2});
+    // Conv(xin, k x k, C -> M) with bias; returns its float output.
+    auto conv = [&](int xin, int64_t k, int bits, const std::string& n) {
+      Tensor w(DType::I8, {M, C, k, k});
+      const int lim = bits == 8 ? 127 : 63;
+      std::uniform_int_distribution<int> uw(-lim, lim);
+      for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(uw(rng));
+      Tensor ws(DType::F32, {M}), wz(DType::I8, {M}), b(DType::F32, {M});
+      std::uniform_real_distribution<float> ub(-0.2f, 0.2f);
+      for (int64_t m = 0; m < M; ++m) {
+        ws.data<float>()[m] = 0.0031f + 0.00017f * float(m % 5);
+        b.data<float>()[m] = ub(rng);
+      }
+      int wd = g.add_value(n + "_w", DType::F32);
+      int dq = g.add_node("DequantizeLinear",
+                          {g.add_constant(n + "_wq", w), g.add_constant(n + "_ws", ws), g.add_constant(n + "_wz", wz)}, {wd},
+                          n + "_wDQ");
+      g.nodes[size_t(dq)].set_i("axis", 0);
+      int y = g.add_value(n + "_y", DType::F32);
+      int cv = g.add_node("Conv", {xin, wd, g.add_constant(n + "_b", b)}, {y}, n);
+      g.nodes[size_t(cv)].set_ints("kernel_shape", {k, k});
+      g.nodes[size_t(cv)].set_ints("pads", {k / 2, k / 2, k / 2, k / 2});
+      return y;
+    };
+    int s = c.skip_from_conv ? qdq(g, conv(x, 1, 7, "skipconv"), "skip", 0.0217f, c.skip_t, c.skip_zp)
+                             : qdq(g, c8test::float_input(g, "s", {1, M, H, W}), "skip", 0.0217f, c.skip_t, c.skip_zp);
+    int y = conv(x, c.k, c.wbits, "conv");
     int yq = qdq(g, y, "mid", 0.0173f, c.mid_t, c.mid_zp);
     int sum = g.add_value("sum", DType::F32);
     g.add_node("Add", {yq, s}, {sum}, "add");
@@ -89,19 +101,21 @@ TEST(QConvQAdd, FusedRoundsToTheConvGridThenAdds) {
     Session fast(g);
     auto hist = fast.graph().op_histogram();
     EXPECT_EQ(hist["QAdd"], 0) << "case " << seed - 1 << ": the QAdd should be fused into the conv";
-    EXPECT_EQ(hist["QConv"], 1);
-    Tensor a = fast.run({tx, ts})[0];
+    EXPECT_EQ(hist["QConv"], c.skip_from_conv ? 2 : 1);
+    std::vector<Tensor> feeds{tx};
+    if (!c.skip_from_conv) feeds.push_back(ts);
+    Tensor a = fast.run(feeds)[0];
     for (const KernelRecord& k : fast.kernels())
       EXPECT_EQ(k.impl.find("dnnl:ref"), std::string::npos) << "case " << seed - 1 << ": " << k.impl;
     SessionOptions fr;
     fr.fast = false;  // the fused graph on the reference kernels
     Session fused_ref(g, fr);
-    Tensor r1 = fused_ref.run({tx, ts})[0];
+    Tensor r1 = fused_ref.run(feeds)[0];
     SessionOptions pr;
     pr.fast = false;
     pr.optimize = false;  // the plain QDQ graph: the ONNX semantics
     Session plain(g, pr);
-    Tensor r0 = plain.run({tx, ts})[0];
+    Tensor r0 = plain.run(feeds)[0];
     const c8test::OutputDiff same = c8test::diff_outputs(r1, r0);
     EXPECT_EQ(same.differ, 0) << "case " << seed - 1 << ": fused reference differs from the QDQ graph";
     EXPECT_GE(same.levels, 20u);
