@@ -104,6 +104,7 @@ TEST(QConvIm2col, BitIdenticalToDirectInt8) {
     Tensor x(DType::F32, {c.N, c.C, c.H, c.W});
     std::uniform_real_distribution<float> u(-1.f, 1.f);
     for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = u(rng);
+    setenv("C8_IM2COL", "all", 1);  // small receptive fields too (the default leaves them to oneDNN)
     Session fast(g);
     Tensor a = fast.run({x})[0];
     if (im2col_kernels(fast) == 0 && dnnl::get_effective_cpu_isa() != dnnl::cpu_isa::avx2)
@@ -120,6 +121,22 @@ TEST(QConvIm2col, BitIdenticalToDirectInt8) {
     EXPECT_GE(d.levels, 20u) << "case " << seed - 1 << ": outputs barely vary; the test would not see errors";
     EXPECT_EQ(d.differ, 0) << "case " << seed - 1 << ": " << d.differ << " of " << a.numel() << " outputs differ";
   }
+}
+
+// Without C8_IM2COL=all the kernel takes only long receptive fields: the 7x7x3
+// stem (K = 147) yes, a 3x3x3 one (K = 27, faster in oneDNN) no.
+TEST(QConvIm2col, DefaultOnlyForLongReceptiveFields) {
+  const Layer tail{8, 1, 1, 1, {0, 0, 0, 0}, "", false};
+  Graph stem7 = make_graph({1, 3, 40, 38, {64, 7, 2, 1, {3, 3, 3, 3}, "Relu", false}, tail, 128}, 1);
+  Graph stem3 = make_graph({1, 3, 40, 38, {32, 3, 2, 1, {1, 1, 1, 1}, "Relu", false}, tail, 128}, 2);
+  Tensor x(DType::F32, {1, 3, 40, 38});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = float(i % 17) / 17.f;
+  Session s7(stem7), s3(stem3);
+  s7.run({x});
+  s3.run({x});
+  if (im2col_kernels(s7) == 0 && dnnl::get_effective_cpu_isa() != dnnl::cpu_isa::avx2) GTEST_SKIP() << "no AVX2 here";
+  EXPECT_EQ(im2col_kernels(s7), 1);
+  EXPECT_EQ(im2col_kernels(s3), 0);
 }
 
 }  // namespace
