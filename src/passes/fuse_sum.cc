@@ -12,7 +12,6 @@ int fuse_sum(Graph& g) {
   for (size_t ai = 0; ai < g.nodes.size(); ++ai) {
     Node& add = g.nodes[ai];
     if (add.dead || add.op != "Add" || !add.domain.empty() || add.inputs.size() != 2) continue;
-    const Value& out = g.values[size_t(add.outputs[0])];
     // Prefer the operand whose conv runs last, so the other one is ready.
     int best = -1, best_side = -1;
     for (int side = 0; side < 2; ++side) {

@@ -147,7 +147,7 @@ TEST(Passes, SiluAndHardSwishPatterns) {
   EXPECT_EQ(hist["SiLU"], 1);
   EXPECT_EQ(hist["HardSwish"], 1);
   EXPECT_EQ(hist.count("Mul"), 0u);
-  if (can_run) EXPECT_LT(max_diff(before, RefExecutor(g).run({in})[0]), 1e-5f);
+  if (can_run) { EXPECT_LT(max_diff(before, RefExecutor(g).run({in})[0]), 1e-5f); }
 }
 
 TEST(Passes, FoldConstantsEvaluatesShapeArithmetic) {

@@ -169,8 +169,8 @@ TEST(QuantCalibrate, SmallNetQdqStructure) {
     if (n.op != "QuantizeLinear") continue;
     const std::string& in = r.graph.values[size_t(n.inputs[0])].name;
     DType zt = r.graph.const_of(n.inputs[2]).dtype;
-    if (in == "x") EXPECT_EQ(zt, DType::I8);
-    if (in == "relu1.out" || in == "pool.out" || in == "flat.out") EXPECT_EQ(zt, DType::U8) << in;
+    if (in == "x") { EXPECT_EQ(zt, DType::I8); }
+    if (in == "relu1.out" || in == "pool.out" || in == "flat.out") { EXPECT_EQ(zt, DType::U8) << in; }
     EXPECT_EQ(r.graph.const_of(n.inputs[2]).get_i64(0), 0);
   }
   // Runs (reference Q/DQ kernels) and stays close to FP32, and exports.
@@ -187,7 +187,7 @@ TEST(QuantCalibrate, SmallNetQdqStructure) {
   for (const Node& n : m.graph.nodes)
     if (n.op == "QuantizeLinear") {
       EXPECT_EQ(m.graph.const_of(n.inputs[2]).dtype, DType::U8);
-      if (m.graph.values[size_t(n.inputs[0])].name == "x") EXPECT_GT(m.graph.const_of(n.inputs[2]).get_i64(0), 100);
+      if (m.graph.values[size_t(n.inputs[0])].name == "x") { EXPECT_GT(m.graph.const_of(n.inputs[2]).get_i64(0), 100); }
     }
 }
 
@@ -407,8 +407,8 @@ TEST(QuantCli, SaturationFixFollowsIsaCap) {
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     auto rep = nlohmann::json::parse(slurp(dir + "/" + tag + ".json"));
     bool vnni = rep["settings"]["cpu_vnni"];
-    if (capped) EXPECT_FALSE(vnni) << "ONEDNN_MAX_CPU_ISA=AVX2 must hide VNNI";
-    if (!capped) EXPECT_EQ(vnni, cpu_has_vnni());
+    if (capped) { EXPECT_FALSE(vnni) << "ONEDNN_MAX_CPU_ISA=AVX2 must hide VNNI"; }
+    if (!capped) { EXPECT_EQ(vnni, cpu_has_vnni()); }
     EXPECT_EQ(rep["settings"]["saturation_fix"], vnni ? "none" : "all") << tag;
     ASSERT_FALSE(rep["weights"].empty());
     for (const auto& w : rep["weights"]) EXPECT_EQ(w["range"][1], vnni ? 127 : 63) << tag << " " << w["node"];

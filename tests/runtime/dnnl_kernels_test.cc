@@ -523,7 +523,7 @@ TEST(DnnlBinary, BroadcastAndLayouts) {
     if (r.ref_missing) GTEST_SKIP() << "reference kernel not registered";
     std::string what = b.op + " " + shape_str(b.a) + " " + shape_str(b.b);
     EXPECT_EQ(r.handled, b.expect_handled) << what;
-    if (r.handled) EXPECT_TRUE(r.ok()) << what << " impl=" << r.impl << " diff=" << r.max_diff;
+    if (r.handled) { EXPECT_TRUE(r.ok()) << what << " impl=" << r.impl << " diff=" << r.max_diff; }
   }
   // Fused post-ops on Add: Relu.
   Node n = mk("Add");
@@ -599,7 +599,7 @@ TEST(DnnlLrn, AlphaScaling) {
   n.set_i("size", 4);
   n.inputs.resize(1);
   auto r = run_case(n, {{rand_tensor(rng, {1, 8, 3, 3}), false, Plain}});
-  if (!r.ref_missing) EXPECT_FALSE(r.handled) << "even LRN size must go to the reference kernel";
+  if (!r.ref_missing) { EXPECT_FALSE(r.handled) << "even LRN size must go to the reference kernel"; }
 }
 
 // ---------------------------------------------------------------- Resize
@@ -637,10 +637,10 @@ TEST(DnnlResize, ModesMatchedOrRejected) {
     auto r = run_case(n, ins);
     if (r.ref_missing) GTEST_SKIP() << "reference kernel not registered";
     std::string what = x.mode + "/" + x.ctm + "/" + x.nm + " " + shape_str(x.x);
-    if (x.expect == 1) EXPECT_TRUE(r.handled) << what;
-    if (x.expect == 0) EXPECT_FALSE(r.handled) << what;
+    if (x.expect == 1) { EXPECT_TRUE(r.handled) << what; }
+    if (x.expect == 0) { EXPECT_FALSE(r.handled) << what; }
     std::printf("[ resize ] %-60s %s\n", what.c_str(), r.handled ? r.impl.c_str() : "-> reference");
-    if (r.handled) EXPECT_TRUE(r.ok()) << what << " impl=" << r.impl << " diff=" << r.max_diff;
+    if (r.handled) { EXPECT_TRUE(r.ok()) << what << " impl=" << r.impl << " diff=" << r.max_diff; }
   }
 }
 

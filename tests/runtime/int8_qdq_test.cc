@@ -338,7 +338,7 @@ void check_synthetic(const QdqOptions& o, bool expect_all_int8) {
   std::string rep = kernel_report(s, &n8, &nf, &nref);
   std::printf("%s", rep.c_str());
   EXPECT_EQ(nref, 0) << rep;
-  if (expect_all_int8) EXPECT_GE(n8, 4) << rep;  // the depthwise one may run FP32 by measured speed
+  if (expect_all_int8) { EXPECT_GE(n8, 4) << rep; }  // the depthwise one may run FP32 by measured speed
 }
 
 }  // namespace
@@ -457,12 +457,13 @@ void check_real_model(const std::string& model, const std::string& data, size_t 
   // sums in double) spreads through later layers. Each fused conv is held to
   // 1 LSB on identical inputs by the OneConv* tests; the chain bound is
   // asserted where no such compounding occurs (resnet8) and reported otherwise.
-  if (chain_lsb_bound) EXPECT_LE(double(lsb_more), 0.001 * double(lsb_total));
+  if (chain_lsb_bound) { EXPECT_LE(double(lsb_more), 0.001 * double(lsb_total)); }
   EXPECT_GE(double(agree) / n, min_agree);
   EXPECT_EQ(nref, 0) << rep;
   for (const KernelRecord& r : s.kernels())
-    if (r.op == "QConv" && r.impl.find("depthwise") == std::string::npos)
+    if (r.op == "QConv" && r.impl.find("depthwise") == std::string::npos) {
       EXPECT_NE(r.impl.find("s8->"), std::string::npos) << r.node << " " << r.impl;
+    }
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ void check_model(const Case& c, int batch) {
   }
   // Every conv runs on an optimised oneDNN kernel, never oneDNN's reference one.
   for (const KernelRecord& r : fast.kernels())
-    if (r.op == "Conv") EXPECT_EQ(r.impl.find("ref"), std::string::npos) << r.node << " " << r.impl;
+    if (r.op == "Conv") { EXPECT_EQ(r.impl.find("ref"), std::string::npos) << r.node << " " << r.impl; }
 }
 
 }  // namespace
