@@ -224,11 +224,17 @@ bool u8s8_pairs_may_saturate(const int8_t* w, int64_t rows, int64_t K, int64_t r
   return false;
 }
 
-bool relu_clip_bounds(const Node& n, float inv, float& lo, float& hi) {
+bool relu_clip_bounds(const Node& n, float inv, float& lo, float& hi, bool after_sum) {
   lo = -3.4028235e38f;
   hi = 3.4028235e38f;
-  if (n.post_ops.size() > 1) return false;
-  for (const PostOp& p : n.post_ops) {
+  size_t first = 0;
+  if (after_sum) {
+    if (n.post_ops.empty() || n.post_ops[0].kind != PostOp::Sum) return false;
+    first = 1;
+  }
+  if (n.post_ops.size() > first + 1) return false;
+  for (size_t i = first; i < n.post_ops.size(); ++i) {
+    const PostOp& p = n.post_ops[i];
     if (p.kind != PostOp::Eltwise) return false;
     if (p.op == "Relu") {
       lo = 0.f;

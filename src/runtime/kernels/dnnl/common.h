@@ -118,7 +118,9 @@ bool is_nc_dense(const md_t& md, int64_t* blk);
 // bounds [lo, hi] for values in units of x * inv (Clip bounds times inv, as
 // qconv.cc scales them into the output domain; Relu is lo = 0). False for
 // anything else (other activations, a residual sum, several post-ops).
-bool relu_clip_bounds(const Node& n, float inv, float& lo, float& hi);
+// after_sum: the post-ops must be a Sum followed by at most one Relu/Clip
+// (a QConv that took over a residual add), whose bounds are returned.
+bool relu_clip_bounds(const Node& n, float inv, float& lo, float& hi, bool after_sum = false);
 
 // Without VNNI, u8s8 kernels add two u8*s8 products along the reduction axis
 // in 16 bits (vpmaddubsw), which saturates when the two weights have

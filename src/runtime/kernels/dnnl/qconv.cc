@@ -267,13 +267,8 @@ std::unique_ptr<QConvKernel> build_f32(const BuildCtx& ctx, const ConvGeom& g, c
     k->bias = const_to_memory(eng, *ctx.in[2].constant, bmd, bmd);
   }
   if (q.has_mid) {
-    float act_lo = -3.4028235e38f, act_hi = 3.4028235e38f;
-    for (const PostOp& po : n.post_ops) {
-      if (po.kind == PostOp::Sum) continue;
-      if (po.op == "Relu") act_lo = std::max(act_lo, 0.f);
-      else if (po.op == "Clip") act_lo = std::max(act_lo, po.alpha), act_hi = std::min(act_hi, po.beta);
-      else return nullptr;
-    }
+    float act_lo = 0, act_hi = 0;  // real units
+    if (!relu_clip_bounds(n, 1.f, act_lo, act_hi, /*after_sum=*/true)) return nullptr;
     if (!k->mm.init(q.smid, float(q.zmid), q.ss, float(q.zs), q.sy, float(q.zy), act_lo, act_hi, q.yt == DType::I8))
       return nullptr;
     k->mid_add = true;
