@@ -15,6 +15,7 @@
 #include <dnnl.hpp>
 
 #include "ir/graph.h"
+#include "runtime/kernels/dnnl/winograd_tiles.h"
 #include "runtime/session.h"
 #include "qdq_build.h"
 
@@ -138,7 +139,41 @@ TEST(QConvWinograd, BitIdenticalToDirectInt8) {
       EXPECT_EQ(d.differ, 0) << "case " << seed - 1 << " tile '" << tile << "': " << d.differ << " of " << a.numel()
                              << " outputs differ";
     }
+    {  // two threads: chunks rebalanced over them (WinoTiles::balance), same bytes
+      setenv("C8_WINOGRAD", "all", 1);
+      SessionOptions o;
+      o.threads = 2;
+      Session wino2(g, o);
+      Tensor a = wino2.run({x})[0];
+      unsetenv("C8_WINOGRAD");
+      ASSERT_TRUE(ran_winograd(wino2));
+      EXPECT_EQ(c8test::diff_outputs(a, b).differ, 0) << "case " << seed - 1 << ", 2 threads";
+    }
   }
+}
+
+// Few chunks are spread evenly over the threads; many, or one thread, keep the
+// cache-sized chunk.
+TEST(WinoTiles, BalancesFewChunksOverThreads) {
+  dnnlk::WinoTiles w;
+  w.tiles = 28;  // resnet50's 14x14 maps in F(4x2) tiles
+  w.chunk = 6;   // 5 chunks: 18 tiles for one of two threads
+  w.balance(2);
+  EXPECT_EQ(w.chunk, 7);  // 4 chunks, 14 tiles each
+  w.chunk = 6;
+  w.balance(1);
+  EXPECT_EQ(w.chunk, 6);
+  w.tiles = 266;  // 45 chunks: imbalance of one chunk in 45 is left alone
+  w.balance(2);
+  EXPECT_EQ(w.chunk, 6);
+  w.tiles = 60;
+  w.chunk = 12;  // 5 chunks of 12 -> 4 of 15
+  w.balance(2);
+  EXPECT_EQ(w.chunk, 15);
+  w.tiles = 10;
+  w.chunk = 6;  // 2 chunks over 3 threads -> 3 chunks of 4 (busiest 4 tiles, not 6)
+  w.balance(3);
+  EXPECT_EQ(w.chunk, 4);
 }
 
 }  // namespace
