@@ -27,6 +27,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
@@ -42,10 +43,17 @@ constexpr int kOcb = 16;   // output channels per GEMM block (two ymm of int32)
 constexpr int kRows = 6;   // pixels per micro-kernel call (12 accumulators; 4 measured 5-10 % slower)
 constexpr int kChunk = 60; // pixels per im2col buffer (L1-sized, a multiple of kRows)
 constexpr int kSlack = 32; // bytes a run copy may write past its end
+// A row's bytes K..Kp-1 (reduction padding) are never cleared: whatever a
+// copy's spill leaves there meets zero weights, adds 0 and cannot saturate a
+// vpmaddubsw pair (its partner product is the only one).
 
 struct Run {
   int64_t src;  // offset from the pixel's top-left input element
   int dst, len; // position in the GEMM row, length in bytes
+  // One kernel row's consecutive columns kx0, kx0 + 1, ..., all C channels
+  // each (NHWC without horizontal dilation): border pixels copy the part
+  // inside the image in one piece. ky < 0: not of that form.
+  int ky = -1, kx0 = 0;
 };
 
 struct QIm2col : Kernel {
@@ -63,13 +71,44 @@ struct QIm2col : Kernel {
   std::vector<int8_t> B;
   std::vector<int32_t> comp;
   std::vector<float> bias, scale;
-  float lo = 0, hi = 255, zy = 0;
+  float hi = 255, zy = 0;  // saturation (the low one is the packs') and output zero point
   float act_lo = -3.4028235e38f, act_hi = 3.4028235e38f;
   bool s8_out = false;
   bool nchw_in = false;          // transposed to NHWC first (C > 1)
   std::vector<uint8_t> nhwc;     // that copy
   std::string precision;
   std::vector<std::vector<uint8_t>> abuf;
+
+  // 16 pixels at a time of three planes -> RGBRGB...: each 16-byte output
+  // piece gathers its bytes from the three planes with one pshufb each.
+  // Returns the pixels done (a multiple of 16).
+  static int64_t interleave3(const uint8_t* p0, const uint8_t* p1, const uint8_t* p2, int64_t n, uint8_t* out) {
+    alignas(16) static const auto masks = [] {
+      std::array<std::array<std::array<int8_t, 16>, 3>, 3> m{};  // [piece][plane][byte]
+      for (int piece = 0; piece < 3; ++piece)
+        for (int plane = 0; plane < 3; ++plane)
+          for (int i = 0; i < 16; ++i) {
+            const int pos = piece * 16 + i;
+            m[size_t(piece)][size_t(plane)][size_t(i)] = pos % 3 == plane ? int8_t(pos / 3) : int8_t(-128);
+          }
+      return m;
+    }();
+    int64_t x = 0;
+    for (; x + 16 <= n; x += 16) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + x));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 + x));
+      const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p2 + x));
+      for (int piece = 0; piece < 3; ++piece) {
+        const auto& m = masks[size_t(piece)];
+        const __m128i v = _mm_or_si128(
+            _mm_or_si128(_mm_shuffle_epi8(a, _mm_loadu_si128(reinterpret_cast<const __m128i*>(m[0].data()))),
+                         _mm_shuffle_epi8(b, _mm_loadu_si128(reinterpret_cast<const __m128i*>(m[1].data())))),
+            _mm_shuffle_epi8(c, _mm_loadu_si128(reinterpret_cast<const __m128i*>(m[2].data()))));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + x * 3 + piece * 16), v);
+      }
+    }
+    return x;
+  }
 
   // NCHW -> NHWC, so a kernel row's C x KW values are one contiguous run
   // (21 bytes for the stem) instead of C runs of KW.
@@ -81,7 +120,9 @@ struct QIm2col : Kernel {
       const int64_t n = r / IH, y = r % IH;
       const uint8_t* in = src + n * img + y * IW;
       uint8_t* out = nhwc.data() + (n * HW + y * IW) * C;
-      for (int64_t x = 0; x < IW; ++x)
+      int64_t x = 0;
+      if (C == 3) x = interleave3(in, in + HW, in + 2 * HW, IW, out);
+      for (; x < IW; ++x)
         for (int64_t c = 0; c < C; ++c) out[x * C + c] = in[c * HW + x];
     }
     return nhwc.data();
@@ -108,20 +149,65 @@ struct QIm2col : Kernel {
           else if (r.len <= 32) std::memcpy(d, s, 32);
           else std::memcpy(d, s, size_t(r.len));
         }
-        std::memset(row + K, 0, size_t(Kp - K));
         return;
       }
     }
-    for (int64_t k = 0; k < K; ++k) {
-      const int64_t y = y0 + kky[size_t(k)] * dh, x = x0 + kkx[size_t(k)] * dw;
-      row[k] = (y >= 0 && y < IH && x >= 0 && x < IW) ? base[y0 * sH + x0 * sW + koff[size_t(k)]] : zx;
+    // Border pixel: padding reads as zx.
+    for (const Run& r : runs) {
+      if (r.ky >= 0) {
+        const int64_t y = y0 + r.ky * dh, ncol = r.len / C;
+        const int64_t a = std::max<int64_t>(0, -x0 - r.kx0), b = std::min<int64_t>(ncol, IW - x0 - r.kx0);
+        if (y < 0 || y >= IH || a >= b) {
+          std::memset(row + r.dst, zx, size_t(r.len));
+          continue;
+        }
+        std::memset(row + r.dst, zx, size_t(a * C));
+        std::memcpy(row + r.dst + a * C, base + y * sH + (x0 + r.kx0 + a) * sW, size_t((b - a) * C));
+        std::memset(row + r.dst + b * C, zx, size_t((ncol - b) * C));
+        continue;
+      }
+      for (int64_t k = r.dst; k < r.dst + r.len; ++k) {
+        const int64_t y = y0 + kky[size_t(k)] * dh, x = x0 + kkx[size_t(k)] * dw;
+        row[k] = (y >= 0 && y < IH && x >= 0 && x < IW) ? base[y0 * sH + x0 * sW + koff[size_t(k)]] : zx;
+      }
     }
-    std::memset(row + K, 0, size_t(Kp - K));
   }
 
-  // R pixels x 16 output channels: acc[r][half] += row_r . B block.
+  // The epilogue's constants, loaded once per chunk: stores through uint8_t*
+  // may alias anything, so the compiler would reload members per call.
+  struct Epi {
+    __m256 act_lo, act_hi, zy, hi;
+  };
+  Epi epi() const { return {_mm256_set1_ps(act_lo), _mm256_set1_ps(act_hi), _mm256_set1_ps(zy), _mm256_set1_ps(hi)}; }
+
+  // 8 accumulators of channels [c, c+8) -> 8 saturated bytes, as oneDNN's
+  // epilogue. The clamp to the low bound is left to the saturating packs
+  // (a value below it, even one that cvtps2dq turns into INT_MIN, packs to
+  // lo); the high bound stays, as INT_MIN would pack to lo too.
+  inline void store8(const Epi& e, __m256i acc, int64_t c, uint8_t* out, int64_t count) const {
+    acc = _mm256_sub_epi32(acc, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(comp.data() + c)));
+    __m256 v = _mm256_cvtepi32_ps(acc);
+    v = _mm256_add_ps(v, _mm256_loadu_ps(bias.data() + c));
+    v = _mm256_mul_ps(v, _mm256_loadu_ps(scale.data() + c));
+    v = _mm256_min_ps(e.act_hi, _mm256_max_ps(e.act_lo, v));
+    v = _mm256_min_ps(e.hi, _mm256_add_ps(v, e.zy));
+    __m256i q = _mm256_cvtps_epi32(v);  // round to nearest even (MXCSR default)
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    __m128i bytes = s8_out ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+    if (count >= 8) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out), bytes);
+    } else {
+      alignas(16) uint8_t t[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(t), bytes);
+      std::memcpy(out, t, size_t(count));
+    }
+  }
+
+  // R pixels x 16 output channels [c0, c0 + 16): row_r . B block, then the
+  // epilogue straight from the registers into the NHWC output rows (out,
+  // stride OC).
   template <int R>
-  void micro(const uint8_t* a, const int8_t* b, int32_t* out /* R x 16 */) const {
+  void micro(const uint8_t* a, const int8_t* b, const Epi& e, int64_t c0, uint8_t* out) const {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i acc[R][2];
 #pragma GCC unroll 8
@@ -139,40 +225,11 @@ struct QIm2col : Kernel {
         acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
       }
     }
+    const int64_t n0 = std::min<int64_t>(8, OC - c0), n1 = std::min<int64_t>(8, OC - c0 - 8);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r * kOcb), acc[r][0]);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r * kOcb + 8), acc[r][1]);
-    }
-  }
-
-  // The epilogue's constants, loaded once per chunk: stores through uint8_t*
-  // may alias anything, so the compiler would reload members per call.
-  struct Epi {
-    __m256 act_lo, act_hi, zy, lo, hi;
-  };
-  Epi epi() const {
-    return {_mm256_set1_ps(act_lo), _mm256_set1_ps(act_hi), _mm256_set1_ps(zy), _mm256_set1_ps(lo), _mm256_set1_ps(hi)};
-  }
-
-  // 8 accumulators of channels [c, c+8) -> 8 saturated bytes, as oneDNN's epilogue.
-  inline void store8(const Epi& e, __m256i acc, int64_t c, uint8_t* out, int64_t count) const {
-    acc = _mm256_sub_epi32(acc, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(comp.data() + c)));
-    __m256 v = _mm256_cvtepi32_ps(acc);
-    v = _mm256_add_ps(v, _mm256_loadu_ps(bias.data() + c));
-    v = _mm256_mul_ps(v, _mm256_loadu_ps(scale.data() + c));
-    v = _mm256_min_ps(e.act_hi, _mm256_max_ps(e.act_lo, v));
-    v = _mm256_add_ps(v, e.zy);
-    v = _mm256_min_ps(e.hi, _mm256_max_ps(e.lo, v));
-    __m256i q = _mm256_cvtps_epi32(v);  // round to nearest even (MXCSR default)
-    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-    __m128i bytes = s8_out ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
-    if (count >= 8) {
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(out), bytes);
-    } else {
-      alignas(16) uint8_t t[16];
-      _mm_store_si128(reinterpret_cast<__m128i*>(t), bytes);
-      std::memcpy(out, t, size_t(count));
+      store8(e, acc[r][0], c0, out + r * OC + c0, n0);
+      if (n1 > 0) store8(e, acc[r][1], c0 + 8, out + r * OC + c0 + 8, n1);
     }
   }
 
@@ -187,27 +244,19 @@ struct QIm2col : Kernel {
       }
     }
     const Epi e = epi();
-    alignas(32) int32_t acc[kRows * kOcb];
     for (int64_t ob = 0; ob < OCp / kOcb; ++ob) {
       const int8_t* b = B.data() + ob * Kp * kOcb;
+      const int64_t c0 = ob * kOcb;
       for (int64_t i = 0; i < np; i += kRows) {
-        const int64_t rr = std::min<int64_t>(kRows, np - i);
-        switch (rr) {
-          case 6: micro<6>(rows + i * ld, b, acc); break;
-          case 5: micro<5>(rows + i * ld, b, acc); break;
-          case 4: micro<4>(rows + i * ld, b, acc); break;
-          case 3: micro<3>(rows + i * ld, b, acc); break;
-          case 2: micro<2>(rows + i * ld, b, acc); break;
-          default: micro<1>(rows + i * ld, b, acc); break;
-        }
-        for (int64_t r = 0; r < rr; ++r) {
-          uint8_t* o = dst + (p0 + i + r) * OC;  // NHWC: pixels in order, channels inner
-          for (int64_t h = 0; h < 2; ++h) {
-            const int64_t c = ob * kOcb + h * 8;
-            if (c >= OC) break;
-            store8(e, _mm256_load_si256(reinterpret_cast<const __m256i*>(acc + r * kOcb + h * 8)), c, o + c,
-                   std::min<int64_t>(8, OC - c));
-          }
+        const uint8_t* a = rows + i * ld;
+        uint8_t* o = dst + (p0 + i) * OC;  // NHWC: pixels in order, channels inner
+        switch (std::min<int64_t>(kRows, np - i)) {
+          case 6: micro<6>(a, b, e, c0, o); break;
+          case 5: micro<5>(a, b, e, c0, o); break;
+          case 4: micro<4>(a, b, e, c0, o); break;
+          case 3: micro<3>(a, b, e, c0, o); break;
+          case 2: micro<2>(a, b, e, c0, o); break;
+          default: micro<1>(a, b, e, c0, o); break;
         }
       }
     }
@@ -310,6 +359,19 @@ std::unique_ptr<Kernel> make_qconv_im2col(BuildCtx& ctx) {
       q.runs.push_back({cols[i].off, int(i), 1});
     }
   }
+  // Runs of whole pixels of one kernel row (see Run::ky): checked column by column.
+  for (Run& r : q.runs) {
+    bool simple = q.dw == 1 && r.len % q.C == 0;
+    const Col& c0 = cols[size_t(r.dst)];
+    for (int i = 0; simple && i < r.len; ++i) {
+      const Col& c = cols[size_t(r.dst + i)];
+      simple = c.ky == c0.ky && c.kx == c0.kx + i / q.C && c.c == i % q.C;
+    }
+    if (simple) {
+      r.ky = c0.ky;
+      r.kx0 = c0.kx;
+    }
+  }
   for (const Run& r : q.runs) {
     int w = r.len <= 8 ? 8 : r.len <= 16 ? 16 : r.len <= 32 ? 32 : r.len;
     q.max_read = std::max(q.max_read, r.src + w);
@@ -342,7 +404,6 @@ std::unique_ptr<Kernel> make_qconv_im2col(BuildCtx& ctx) {
     if (has_bias) q.bias[size_t(o)] = ctx.in[2].constant->data<float>()[o] / (sx * wsc);
   }
   q.s8_out = ctx.out[0].dtype == DType::I8;
-  q.lo = q.s8_out ? -128.f : 0.f;
   q.hi = q.s8_out ? 127.f : 255.f;
   q.zy = float(n.attr_i("y_zero_point", 0));
   q.precision = std::string("u8s8->") + (q.s8_out ? "s8" : "u8");
