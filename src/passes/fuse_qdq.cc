@@ -26,6 +26,10 @@
 //      (QDQ semantics: Conv -> Q -> DQ -> Add), but inside the conv's epilogue
 //      (oneDNN post-ops round, clip, sum, linear) instead of a separate pass
 //      over memory. resnet50: its 16 QAdds disappear.
+//  4d. Any other island of element-wise float ops between one or two DQ
+//      inputs and one Q (HardSwish after a residual Add, SiLU, Sigmoid, ...)
+//      becomes calibr8::QLut, a table of the island's result for every input
+//      code (fuse_qlut.cc).
 //  5. Dead Q/DQ are removed; a DQ of constants left over (weights of a layer
 //     that was not fused) is folded to float32 once.
 // Node attributes of the calibr8 ops: x_scale, x_zero_point, w_scales,
@@ -36,25 +40,16 @@
 
 #include "passes/pass_util.h"
 #include "passes/passes.h"
+#include "passes/qdq_util.h"
 #include "runtime/op_registry.h"
 #include "runtime/session.h"
 
 namespace c8 {
 
-namespace {
-
-struct QParams {
-  float scale = 1.f;
-  int64_t zp = 0;
-  DType type = DType::U8;
-  int q = -1;  // quantized value id (DQ input) / Q output
-};
-
 bool scalar_const(const Graph& g, int v) {
   return g.is_const(v) && g.const_of(v).numel() == 1 && g.const_of(v).shape.size() <= 1;
 }
 
-// Per-tensor QuantizeLinear / DequantizeLinear with constant parameters.
 bool per_tensor_params(const Graph& g, const Node& n, QParams& p) {
   if (!n.domain.empty() || n.inputs.size() < 2 || !scalar_const(g, n.inputs[1])) return false;
   p.scale = float(g.const_of(n.inputs[1]).get_f64(0));
@@ -71,7 +66,6 @@ bool per_tensor_params(const Graph& g, const Node& n, QParams& p) {
   return p.type == DType::U8 || p.type == DType::I8;
 }
 
-// v = DequantizeLinear(q) per-tensor; returns its node id or -1.
 int dq_of(const Graph& g, int v, QParams& p) {
   if (v < 0 || g.values[size_t(v)].producer < 0) return -1;
   int pi = g.values[size_t(v)].producer;
@@ -80,6 +74,46 @@ int dq_of(const Graph& g, int v, QParams& p) {
   p.q = d.inputs[0];
   return pi;
 }
+
+ShapeMap infer_shapes(const Graph& g) {
+  ShapeMap m;
+  std::vector<Shape> in;
+  for (int v : g.inputs) {
+    const Value& val = g.values[size_t(v)];
+    if (!val.has_shape) return m;
+    Shape s = val.shape;
+    for (auto& d : s)
+      if (d < 0) d = 1;
+    in.push_back(s);
+  }
+  try {
+    Graph c = g;
+    specialize(c, in);
+    for (const Value& v : c.values)
+      if (v.has_shape) m[v.name] = v.shape;
+  } catch (const std::exception&) {
+    m.clear();
+  }
+  return m;
+}
+
+bool shape_of(const Graph& g, const ShapeMap& sm, int v, Shape& s) {
+  const Value& val = g.values[size_t(v)];
+  if (val.has_shape) {
+    bool known = true;
+    for (size_t d = 1; d < val.shape.size(); ++d) known &= val.shape[d] >= 0;
+    if (known) {
+      s = val.shape;
+      return true;
+    }
+  }
+  auto it = sm.find(val.name);
+  if (it == sm.end()) return false;
+  s = it->second;
+  return true;
+}
+
+namespace {
 
 bool same(const QParams& a, const QParams& b) { return a.scale == b.scale && a.zp == b.zp && a.type == b.type; }
 
@@ -275,48 +309,6 @@ struct Chain {
   QParams y, sum;
   int sum_q = -1;
 };
-
-// Value shapes by name for graphs whose values carry none (hand-built or
-// without value_info): the graph specialised to its input shapes (unknown
-// dims as 1) on a copy. Empty when that is not possible.
-using ShapeMap = std::map<std::string, Shape>;
-ShapeMap infer_shapes(const Graph& g) {
-  ShapeMap m;
-  std::vector<Shape> in;
-  for (int v : g.inputs) {
-    const Value& val = g.values[size_t(v)];
-    if (!val.has_shape) return m;
-    Shape s = val.shape;
-    for (auto& d : s)
-      if (d < 0) d = 1;
-    in.push_back(s);
-  }
-  try {
-    Graph c = g;
-    specialize(c, in);
-    for (const Value& v : c.values)
-      if (v.has_shape) m[v.name] = v.shape;
-  } catch (const std::exception&) {
-    m.clear();
-  }
-  return m;
-}
-
-bool shape_of(const Graph& g, const ShapeMap& sm, int v, Shape& s) {
-  const Value& val = g.values[size_t(v)];
-  if (val.has_shape) {
-    bool known = true;
-    for (size_t d = 1; d < val.shape.size(); ++d) known &= val.shape[d] >= 0;
-    if (known) {
-      s = val.shape;
-      return true;
-    }
-  }
-  auto it = sm.find(val.name);
-  if (it == sm.end()) return false;
-  s = it->second;
-  return true;
-}
 
 void follow_chain(const Graph& g, const std::vector<std::vector<int>>& cons, int start, bool allow_sum, Chain& c,
                   const ShapeMap& sm) {
@@ -624,6 +616,7 @@ int fuse_qdq(Graph& g) {
   n += fuse_conv_gemm(g);
   n += fuse_avgpool(g);
   n += fuse_qadd(g);
+  n += fuse_qlut(g);        // (after 4b: an Add -> Relu/Clip -> Q island stays a QAdd, which 4c can fuse)
   n += cleanup(g);          // (drops the DQs 4b left, the conv outputs' other consumers)
   n += fuse_qconv_qadd(g);  // the conv may now read a value made later: compact() re-sorts
   g.compact();

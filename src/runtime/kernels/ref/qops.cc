@@ -12,6 +12,10 @@
 //  QGemm(aq [M,K], wq int8 [N,K] (transB=1) or [K,N], bias f32 [N]?)   same attrs
 //  QAdd(aq, bq) same shape  attrs: x_scale/x_zero_point (a), b_scale/b_zero_point,
 //      y_type, y_scale, y_zero_point; Relu/Clip post-ops
+//  QLut(aq[, bq], table)  a table of 256 (one input) or 65536 (two inputs, index
+//      a * 256 + b, bytes as unsigned) results of the float island it replaced
+//      (passes/fuse_qlut.cc); y_type. The table is the island's reference
+//      result, so the lookup is this op's reference.
 //  QAveragePool / QGlobalAveragePool(xq)  attrs: the pool's + x_scale,
 //      x_zero_point (output uses the same parameters)
 #include <algorithm>
@@ -202,7 +206,31 @@ void qadd_ref(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>&
   finish(n, a, in, out);
 }
 
+std::vector<TypeShape> qlut_infer(const Node& n, const std::vector<TypeShape>& in) {
+  require_inputs(n, in, 2, 3);
+  const size_t k = in.size() - 1;  // quantized inputs
+  for (size_t i = 0; i < k; ++i) check_q_input(n, in[i].dtype);
+  if (k == 2 && in[0].shape != in[1].shape)
+    node_error(n, "inputs must have the same shape, got " + shape_str(in[0].shape) + " and " + shape_str(in[1].shape));
+  const TypeShape& t = in[k];
+  if (t.dtype != y_type(n) || (t.dtype != DType::U8 && t.dtype != DType::I8) || t.shape != Shape{k == 1 ? 256 : 65536})
+    node_error(n, "table must be " + std::string(k == 1 ? "256" : "65536") + " 8-bit values of y_type");
+  return {TypeShape{t.dtype, in[0].shape}};
+}
+
+void qlut_ref(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
+  const bool two = in.size() == 3;
+  const uint8_t* t = static_cast<const uint8_t*>(in.back().raw());
+  Tensor& Y = ref_output(out, 0, in.back().dtype, in[0].shape);
+  uint8_t* y = static_cast<uint8_t*>(Y.raw());
+  const uint8_t* a = static_cast<const uint8_t*>(in[0].raw());
+  const uint8_t* b = two ? static_cast<const uint8_t*>(in[1].raw()) : nullptr;
+  for (int64_t i = 0; i < in[0].numel(); ++i) y[i] = two ? t[size_t(a[i]) << 8 | b[i]] : t[a[i]];
+  (void)n;
+}
+
 C8_REGISTER_OPS({
+    OpDef{"QLut", "calibr8", 1, qlut_infer, qlut_ref},
     OpDef{"QAdd", "calibr8", 1, qadd_infer, qadd_ref},
     OpDef{"QConv", "calibr8", 1, qconv_infer, qconv_ref},
     OpDef{"QGemm", "calibr8", 1, qgemm_infer, qgemm_ref},
