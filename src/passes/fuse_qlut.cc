@@ -15,6 +15,9 @@
 // through such 256-entry tables; this extends the idea to two inputs and to
 // whole chains.)
 //
+// A bare DQ -> Q with different parameters (a requantization; equal ones
+// cancel in step 2) is the one-op case of the same thing.
+//
 // Left alone: islands with more than two quantized inputs, with inputs of
 // different shapes (broadcasting) or non-scalar constants, any op outside
 // the element-wise list below, an intermediate value read outside the
@@ -83,7 +86,7 @@ bool collect(const Graph& g, const std::vector<std::vector<int>>& cons, int q_no
     if (members.insert(pi).second)
       for (int x : n.inputs) todo.push_back(x);
   }
-  if (members.empty() || isl.in.empty()) return false;
+  if (isl.in.empty()) return false;  // (no ops at all: DQ -> Q with other parameters, a requantization)
   // Nothing but the island (and Q, for `out`) may read its values.
   for (int ni : members) {
     const int o = g.nodes[size_t(ni)].outputs[0];

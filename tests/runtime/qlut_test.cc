@@ -39,7 +39,7 @@ int input(Graph& g, const std::string& n, const Shape& s, std::vector<Shape>& sh
 }
 
 // kind: "hardswish_add" DQ(a) + DQ(b) -> HardSigmoid, Mul -> Q;
-//       "silu" DQ(a) -> Sigmoid, Mul -> Q;  "chain" DQ(a) * 0.75 - DQ(b) -> LeakyRelu -> Tanh -> Q.
+//       "silu" DQ(a) -> Sigmoid, Mul -> Q;  "requant" DQ(a) -> Q;  "chain" DQ(a) * 0.75 - DQ(b) -> LeakyRelu -> Tanh -> Q.
 Island make(const std::string& kind, const Shape& shape, DType ta, int za, DType tb, int zb, DType ty, int zy,
             const Shape& b_shape = {}) {
   Island is;
@@ -48,7 +48,7 @@ Island make(const std::string& kind, const Shape& shape, DType ta, int za, DType
   int xa = input(g, "a", shape, is.in_shapes);
   int a = dequantize(g, quantize(g, xa, "aq", 0.0213f, ta, za), "adq", 0.0213f, ta, za);
   int b = -1;
-  if (kind != "silu") {
+  if (kind != "silu" && kind != "requant") {
     int xb = input(g, "b", b_shape.empty() ? shape : b_shape, is.in_shapes);
     b = dequantize(g, quantize(g, xb, "bq", 0.0347f, tb, zb), "bdq", 0.0347f, tb, zb);
   }
@@ -61,6 +61,8 @@ Island make(const std::string& kind, const Shape& shape, DType ta, int za, DType
     z = op(g, "Mul", {s, h}, "hswish");
   } else if (kind == "silu") {
     z = op(g, "Mul", {a, op(g, "Sigmoid", {a}, "sig")}, "silu");
+  } else if (kind == "requant") {
+    z = a;  // DQ -> Q with other parameters
   } else {
     int m = op(g, "Mul", {a, g.add_constant("k", Tensor::scalar_f32(0.75f))}, "mul");
     int d = op(g, "Sub", {m, b}, "sub");
@@ -108,6 +110,7 @@ TEST(QLut, IslandEqualsQdqReferenceBitForBit) {
       {"silu", {1, 24, 6, 3}, DType::I8, 5, DType::U8, 0, DType::U8, 40},
       {"silu", {3, 37}, DType::U8, 128, DType::U8, 0, DType::I8, -3},
       {"chain", {1, 8, 9, 11}, DType::I8, 0, DType::U8, 200, DType::I8, 0},
+      {"requant", {2, 5, 13}, DType::U8, 77, DType::U8, 0, DType::I8, 4},
   };
   uint32_t seed = 7;
   for (const Case& c : cases) {
