@@ -477,21 +477,15 @@ int fuse_avgpool(Graph& g) {
 int fuse_qadd(Graph& g) {
   int n = 0;
   auto cons = g.consumers();
-  ShapeMap sm;
-  bool sm_done = false;
+  LazyShapes shapes(g);
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     Node& a = g.nodes[ni];
     if (a.dead || !a.domain.empty() || a.op != "Add" || a.inputs.size() != 2) continue;
     QParams pa, pb;
     if (dq_of(g, a.inputs[0], pa) < 0 || dq_of(g, a.inputs[1], pb) < 0) continue;
-    if (!sm_done) {
-      sm = infer_shapes(g);
-      sm_done = true;
-    }
-    Shape sa, sb;
-    if (!shape_of(g, sm, a.inputs[0], sa) || !shape_of(g, sm, a.inputs[1], sb) || sa != sb) continue;
+    if (!shapes.same(a.inputs[0], a.inputs[1])) continue;
     Chain c;
-    follow_chain(g, cons, a.outputs[0], false, c, sm);
+    follow_chain(g, cons, a.outputs[0], false, c, shapes.map());
     if (!c.quant) continue;
     a.op = "QAdd";
     a.domain = "calibr8";

@@ -168,22 +168,15 @@ bool build_table(const Graph& g, const Island& isl, const Node& q, Tensor& table
 int fuse_qlut(Graph& g) {
   int fused = 0;
   auto cons = g.consumers();
-  ShapeMap sm;
-  bool sm_done = false;
+  LazyShapes shapes(g);
   for (size_t qi = 0; qi < g.nodes.size(); ++qi) {
     if (g.nodes[qi].dead || g.nodes[qi].op != "QuantizeLinear") continue;
     QParams qp;
     if (!per_tensor_params(g, g.nodes[qi], qp)) continue;
     Island isl;
     if (!collect(g, cons, int(qi), isl)) continue;
-    if (isl.in.size() == 2) {  // same shapes: no broadcasting between the two
-      if (!sm_done) {
-        sm = infer_shapes(g);
-        sm_done = true;
-      }
-      Shape sa, sb;
-      if (!shape_of(g, sm, isl.in[0].q, sa) || !shape_of(g, sm, isl.in[1].q, sb) || sa != sb) continue;
-    }
+    // Same shapes: no broadcasting between the two inputs.
+    if (isl.in.size() == 2 && !shapes.same(isl.in[0].q, isl.in[1].q)) continue;
     Tensor table;
     try {
       if (!build_table(g, isl, g.nodes[qi], table)) continue;

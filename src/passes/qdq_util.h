@@ -29,6 +29,24 @@ ShapeMap infer_shapes(const Graph& g);
 // v's shape from the graph, else from sm; false when unknown.
 bool shape_of(const Graph& g, const ShapeMap& sm, int v, Shape& s);
 
+// Shapes for same-shape checks, inferred (infer_shapes) on first need only.
+struct LazyShapes {
+  const Graph& g;
+  ShapeMap sm;
+  bool done = false;
+  explicit LazyShapes(const Graph& graph) : g(graph) {}
+  const ShapeMap& map() {
+    if (!done) sm = infer_shapes(g);
+    done = true;
+    return sm;
+  }
+  // Both shapes known and equal.
+  bool same(int a, int b) {
+    Shape sa, sb;
+    return shape_of(g, map(), a, sa) && shape_of(g, map(), b, sb) && sa == sb;
+  }
+};
+
 // fuse_qdq step 4d (fuse_qlut.cc): element-wise float islands between
 // DequantizeLinear inputs and a QuantizeLinear -> calibr8::QLut.
 int fuse_qlut(Graph& g);

@@ -248,6 +248,12 @@ bool relu_clip_bounds(const Node& n, float inv, float& lo, float& hi, bool after
   return true;
 }
 
+bool is_flat_dense(const md_t& md) {
+  size_t elems = 1;
+  for (int i = 0; i < md.data.ndims; ++i) elems *= size_t(md.data.dims[i]);
+  return md.data.format_kind == dnnl_blocked && md.get_size() == elems;
+}
+
 bool is_nc_dense(const md_t& md, int64_t* blk) {
   const dnnl_memory_desc_t& d = md.data;
   if (d.format_kind != dnnl_blocked || d.ndims < 2 || d.offset0 != 0) return false;

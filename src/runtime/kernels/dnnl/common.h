@@ -114,6 +114,10 @@ class SumInput {
 // channel block (concat along C = memcpy, see concat.cc).
 bool is_nc_dense(const md_t& md, int64_t* blk);
 
+// True when md's buffer holds exactly its elements, in any blocked order (no
+// padding): element-wise kernels can run over it as a flat array.
+bool is_flat_dense(const md_t& md);
+
 // A node's fused post-ops when they are at most one Relu or Clip, as clamp
 // bounds [lo, hi] for values in units of x * inv (Clip bounds times inv, as
 // qconv.cc scales them into the output domain; Relu is lo = 0). False for

@@ -114,14 +114,6 @@ struct QAddKernel : Kernel {
   }
 };
 
-// A descriptor whose buffer holds exactly its elements (no padding), so the
-// kernel can run over it as a flat array.
-bool dense(const md_t& md) {
-  size_t elems = 1;
-  for (int i = 0; i < md.data.ndims; ++i) elems *= size_t(md.data.dims[i]);
-  return md.data.format_kind == dnnl_blocked && md.get_size() == elems;
-}
-
 std::unique_ptr<Kernel> make_qadd(BuildCtx& ctx) {
   const Node& nd = *ctx.node;
   if (ctx.in.size() != 2 || ctx.out.empty()) return nullptr;
@@ -129,7 +121,7 @@ std::unique_ptr<Kernel> make_qadd(BuildCtx& ctx) {
   auto q8 = [](DType t) { return t == DType::U8 || t == DType::I8; };
   if (!q8(ta) || !q8(tb) || !q8(ty) || ctx.in[0].shape != ctx.in[1].shape) return nullptr;
   const md_t& am = ctx.in[0].md;
-  if (!dense(am)) return nullptr;
+  if (!is_flat_dense(am)) return nullptr;
   auto k = std::make_unique<QAddKernel>();
   float act_lo = 0, act_hi = 0;
   if (!relu_clip_bounds(nd, 1.f, act_lo, act_hi)) return nullptr;  // real units here

@@ -72,13 +72,6 @@ struct QLutKernel : Kernel {
   }
 };
 
-// A descriptor whose buffer holds exactly its elements (no padding).
-bool dense(const md_t& md) {
-  size_t elems = 1;
-  for (int i = 0; i < md.data.ndims; ++i) elems *= size_t(md.data.dims[i]);
-  return md.data.format_kind == dnnl_blocked && md.get_size() == elems;
-}
-
 std::unique_ptr<Kernel> make_qlut(BuildCtx& ctx) {
   if (ctx.in.size() < 2 || ctx.in.size() > 3 || ctx.out.empty()) return nullptr;
   const size_t k = ctx.in.size() - 1;
@@ -90,7 +83,7 @@ std::unique_ptr<Kernel> make_qlut(BuildCtx& ctx) {
   const DType ty = ctx.out[0].dtype;
   if (!q8(ty) || (k == 2 && ctx.in[0].shape != ctx.in[1].shape)) return nullptr;
   const md_t& am = ctx.in[0].md;
-  if (!dense(am)) return nullptr;
+  if (!is_flat_dense(am)) return nullptr;
   auto kern = std::make_unique<QLutKernel>();
   kern->two = k == 2;
   kern->y_s8 = ty == DType::I8;
