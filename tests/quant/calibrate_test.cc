@@ -328,9 +328,25 @@ TEST(QuantAccuracy, DefaultFashionModel) {
   }
   auto train = open_dataset(default_model_dataset(true));
   auto test = open_dataset(default_model_dataset(false));
+  std::string qdq;
   AccResult a = accuracy_case(m.graph, default_model_dataset(false), default_model_preprocess(), 0, 300, {},
-                              CalibSettings(), train.get(), 0);
+                              CalibSettings(), train.get(), 0, &qdq);
   EXPECT_LE(a.fp32 - a.int8, 0.3);
+  // The whole INT8 model runs on 8-bit kernels: its two float islands (a
+  // residual Add followed by HardSwish) are table lookups (calibr8::QLut);
+  // only the input's quantization and the classifier's float logits are float.
+  Session s(load_onnx_bytes(qdq.data(), qdq.size(), "default_int8.onnx", ""));
+  Tensor x(DType::F32, {1, 1, 28, 28});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = float(i % 13) / 13.f;
+  s.run({x});
+  int luts = 0;
+  for (const KernelRecord& k : s.kernels()) {
+    luts += k.impl.rfind("c8:qlut", 0) == 0;
+    const bool int8 = k.impl.find("u8") != std::string::npos || k.impl.find("s8") != std::string::npos ||
+                      k.impl == "view" || k.impl.rfind("c8:qlut", 0) == 0;
+    EXPECT_TRUE(int8) << k.node << " (" << k.op << ") runs " << k.impl;
+  }
+  EXPECT_EQ(luts, 2);
 }
 
 TEST(QuantDeterminism, SameSeedSameBytes) {
