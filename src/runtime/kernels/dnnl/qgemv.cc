@@ -56,11 +56,23 @@ struct QGemv : Kernel {
       for (int64_t n0 = 0; n0 < N; n0 += 4) {
         const int64_t nb = std::min<int64_t>(4, N - n0);
         __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-        for (int64_t k = 0; k < Kp; k += 32) {
-          __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + k));
-          for (int64_t j = 0; j < nb; ++j) {
-            __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.data() + (n0 + j) * Kp + k));
-            acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv), ones));
+        const int8_t* w0 = w.data() + n0 * Kp;
+        if (nb == 4) {  // the usual case, unrolled so the four sums stay in registers
+          for (int64_t k = 0; k < Kp; k += 32) {
+            const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + k));
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; ++j) {
+              const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w0 + j * Kp + k));
+              acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv), ones));
+            }
+          }
+        } else {
+          for (int64_t k = 0; k < Kp; k += 32) {
+            const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + k));
+            for (int64_t j = 0; j < nb; ++j) {
+              const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w0 + j * Kp + k));
+              acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv), ones));
+            }
           }
         }
         for (int64_t j = 0; j < nb; ++j) {
