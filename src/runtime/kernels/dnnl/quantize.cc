@@ -88,17 +88,23 @@ void quantize_exact(const float* x, T* y, int64_t n, float s, int32_t zp) {
   for (int64_t c = 0; c < nchunks; ++c) {
     const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
     const __m256 vs = _mm256_set1_ps(s), vz = _mm256_set1_ps(z), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-    int64_t i = b;
-    for (; i + 8 <= e; i += 8) {
-      __m256 v = _mm256_loadu_ps(x + i);
-      __m256 q = _mm256_add_ps(_mm256_round_ps(_mm256_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
-      __m256 nan = _mm256_cmp_ps(q, q, _CMP_UNORD_Q);
+    auto eight = [&](const float* p) {
+      __m256 q = _mm256_add_ps(
+          _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(p), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+      const __m256 nan = _mm256_cmp_ps(q, q, _CMP_UNORD_Q);
       q = _mm256_min_ps(_mm256_max_ps(q, vlo), vhi);
       q = _mm256_andnot_ps(nan, q);  // NaN -> 0
-      __m256i qi = _mm256_cvtps_epi32(q);  // integral already, in [lo, hi]
-      alignas(32) int32_t t[8];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(t), qi);
-      for (int k = 0; k < 8; ++k) y[i + k] = T(t[k]);
+      return _mm256_cvtps_epi32(q);  // integral already, in [lo, hi]
+    };
+    int64_t i = b;
+    for (; i + 16 <= e; i += 16) {
+      // in-lane packs: [a.lo b.lo a.hi b.hi] as int16, then bytes; the
+      // values are in range, so the saturating packs only narrow
+      const __m256i w = _mm256_packs_epi32(eight(x + i), eight(x + i + 8));
+      const __m128i w0 = _mm256_castsi256_si128(w), w1 = _mm256_extracti128_si256(w, 1);
+      __m128i bytes = std::is_same<T, uint8_t>::value ? _mm_packus_epi16(w0, w1) : _mm_packs_epi16(w0, w1);
+      bytes = _mm_shuffle_epi32(bytes, _MM_SHUFFLE(3, 1, 2, 0));  // element order back
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), bytes);
     }
     for (; i < e; ++i) y[i] = one(x[i]);
   }
