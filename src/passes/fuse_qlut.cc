@@ -37,10 +37,9 @@ namespace {
 constexpr size_t kMaxNodes = 16;
 
 bool elementwise(const Node& n) {
-  static const std::set<std::string> ops = {"Add",  "Sub",         "Mul",       "Div",     "Max",  "Min",
-                                            "Relu", "Clip",        "LeakyRelu", "Elu",     "Selu", "HardSigmoid",
-                                            "HardSwish", "Sigmoid", "Tanh",     "Softplus", "Neg", "Abs",
-                                            "Erf",  "Exp"};
+  static const std::set<std::string> ops = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Relu", "Clip", "LeakyRelu",
+                                            "Elu", "Selu", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh", "Softplus",
+                                            "Neg", "Abs", "Erf", "Exp"};
   return n.domain.empty() && ops.count(n.op) && n.outputs.size() == 1 && n.outputs[0] >= 0;
 }
 

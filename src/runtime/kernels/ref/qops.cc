@@ -218,7 +218,7 @@ std::vector<TypeShape> qlut_infer(const Node& n, const std::vector<TypeShape>& i
   return {TypeShape{t.dtype, in[0].shape}};
 }
 
-void qlut_ref(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
+void qlut_ref(const Node&, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
   const bool two = in.size() == 3;
   const uint8_t* t = static_cast<const uint8_t*>(in.back().raw());
   Tensor& Y = ref_output(out, 0, in.back().dtype, in[0].shape);
@@ -226,7 +226,6 @@ void qlut_ref(const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>&
   const uint8_t* a = static_cast<const uint8_t*>(in[0].raw());
   const uint8_t* b = two ? static_cast<const uint8_t*>(in[1].raw()) : nullptr;
   for (int64_t i = 0; i < in[0].numel(); ++i) y[i] = two ? t[size_t(a[i]) << 8 | b[i]] : t[a[i]];
-  (void)n;
 }
 
 C8_REGISTER_OPS({
