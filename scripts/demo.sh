@@ -4,7 +4,7 @@
 # then the calibrated model against its parent on the 10k test images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+C8_BUILD_TARGET=calibr8 bash scripts/setup.sh  # the binary only, not the test suite
 B=build/calibr8
 OUT=build/demo
 mkdir -p "$OUT"

@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# ocl-icd-opencl-dev: oneDNN's CMake config (dnnl-config.cmake) requires OpenCL, a Recommends of libdnnl-dev
+# that --no-install-recommends skips.
 APT_PKGS=(build-essential cmake ccache pkg-config
-  libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev nlohmann-json3-dev libcli11-dev
+  libdnnl-dev ocl-icd-opencl-dev libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libcpp-httplib-dev libsqlite3-dev libarchive-dev zlib1g-dev
   dataset-fashion-mnist libonnx-testdata
   python3-numpy python3-pil python3-onnx)
@@ -33,5 +35,6 @@ if [ -f scripts/ort/package.json ] && [ ! -d scripts/ort/node_modules/onnxruntim
   npm ci --ignore-scripts --no-audit --no-fund --prefix scripts/ort >&2
 fi
 
+# C8_BUILD_TARGET=calibr8 builds the binary alone (the demo needs nothing else).
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" >&2
+cmake --build build -j"$(nproc)" --target "${C8_BUILD_TARGET:-all}" >&2

@@ -28,6 +28,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     std::string act_est = "mean_minmax", weight_est = "minmax", sat = "auto", output, report;
     uint64_t seed = 0;
     std::vector<std::string> ignore;
+    std::string target = "auto";
     bool no_bias = false, json = false;
     int batch = 0, threads = 1;
     PreprocessFlags pre;
@@ -50,6 +51,8 @@ CommandAction add_calibrate_command(CLI::App& app) {
       ->check(CLI::IsMember({"minmax", "mean_minmax", "quantile", "kl", "mse"}));
   cmd->add_option("--saturation-fix", o->sat, "7-bit weights against u8*s8 saturation without VNNI: auto (all layers when the CPU has no VNNI, none with VNNI), none, first_layer, all")
       ->check(CLI::IsMember({"auto", "none", "first_layer", "all"}));
+  cmd->add_option("--target", o->target, "CPU the model is for: auto (this CPU), vnni (8-bit weights: AVX-512 VNNI / AVX-VNNI), avx2 or any (7-bit weights, exact INT8 on every x86 CPU and runtime)")
+      ->check(CLI::IsMember({"auto", "avx2", "vnni", "any"}));
   cmd->add_flag("--no-bias-correction", o->no_bias, "skip the fast bias correction pass");
   cmd->add_option("--batch", o->batch, "batch size (default: the model's fixed batch, else 32)")->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", o->threads, "threads")->check(CLI::Range(1, 256));
@@ -106,6 +109,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     s.act_estimator = parse_estimator(o->act_est);
     s.weight_estimator = parse_estimator(o->weight_est);
     s.saturation_fix = o->sat;
+    s.target = o->target;
     s.bias_correction = !o->no_bias;
     s.ignore = o->ignore;
     s.threads = o->threads;
@@ -166,6 +170,10 @@ CommandAction add_calibrate_command(CLI::App& app) {
       if (!o->report.empty()) j["report"] = o->report;
       print_json(j);
     } else {
+      const std::string tgt = rep["settings"]["target"].get<std::string>();
+      std::printf("target      %s (%s)\n", tgt.c_str(),
+                  tgt == "vnni" ? "8-bit weights; on a CPU without VNNI their layers run FP32"
+                                : "7-bit weights: exact INT8 on every x86 CPU");
       std::printf("model       %s\noutput      %s\npreset      %s (act %s, weights %s per channel, saturation fix %s, bias correction %s)\n"
                   "images      %zu from %s\nquantized   %zu layers, %zu activation quantizers in %zu scale groups\n"
                   "time        statistics %.2f s, bias correction %.2f s, total %.2f s\n",

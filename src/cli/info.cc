@@ -5,6 +5,8 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "ir/onnx_import.h"
+#include "quant/calibrate.h"
+#include "runtime/kernel.h"
 #include "report/precision.h"
 #include "runtime/ref_executor.h"
 
@@ -58,6 +60,11 @@ CommandAction add_info_command(CLI::App& app) {
     j["parameters"] = g.parameter_count();
     std::string prec = weight_precision(g);
     j["weight_precision"] = prec;
+    // The CPU a calibr8 QDQ file was calibrated for, and whether this one
+    // (its effective ISA) runs its 8-bit weights in INT8.
+    const std::string target = model_target(g);
+    if (!target.empty()) j["target"] = target;
+    const bool target_mismatch = target == "vnni" && !cpu_has_vnni();
     std::vector<std::string> unsupported = unsupported_nodes(g);
     j["unsupported_nodes"] = unsupported;
     auto h = g.op_histogram();
@@ -107,6 +114,11 @@ CommandAction add_info_command(CLI::App& app) {
                     e["shape"].is_null() ? "?" : shape_str(e["shape"].get<Shape>()).c_str());
     std::printf("parameters  %lld\n", (long long)g.parameter_count());
     std::printf("precision   %s\n", prec.c_str());
+    if (!target.empty())
+      std::printf("target      %s%s\n", target.c_str(),
+                  target_mismatch ? " (8-bit weights; this CPU has no VNNI: layers whose weight pairs could saturate run FP32 "
+                                    "here; recalibrate with --target avx2 for this CPU)"
+                                  : "");
     std::printf("nodes       %zu\n", g.nodes.size());
     for (auto& [op, n] : h) std::printf("  %-22s %d\n", op.c_str(), n);
     if (!unsupported.empty()) {

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ir/onnx_validate.h"
 #include "runtime/error.h"
 
 namespace c8 {
@@ -158,7 +159,9 @@ void graph_to_proto(const Graph& g, onnx::ModelProto& model) {
     for (int v : n.outputs) {
       if (v < 0 || is_io[size_t(v)]) continue;
       const Value& val = g.values[size_t(v)];
-      if (val.dtype == DType::Undefined) continue;
+      // The checker wants a shape in every value_info; a type alone adds
+      // nothing that shape inference does not recover on load.
+      if (val.dtype == DType::Undefined || !val.has_shape) continue;
       fill_value_info(val, gp->add_value_info());
     }
   }
@@ -170,6 +173,9 @@ std::string onnx_bytes(const Graph& g) {
   size_t sz = model.ByteSizeLong();
   if (sz > size_t(INT_MAX))
     throw Error("model is " + std::to_string(sz >> 20) + " MB; ONNX files over 2 GB need external data, which calibr8 does not write");
+  // Never write a model ONNX Runtime would refuse.
+  fill_io_shapes(model);
+  validate_strict(model, "");
   std::string out;
   if (!model.SerializeToString(&out)) throw Error("cannot serialize the ONNX model");
   return out;

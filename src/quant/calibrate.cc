@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 
+#include "ir/onnx_validate.h"
 #include "passes/passes.h"
 #include "quant/bias_shift.h"
 #include "runtime/error.h"
@@ -266,6 +267,20 @@ std::pair<size_t, size_t> parse_index_range(const std::string& spec, size_t n) {
   return {a, b};
 }
 
+std::string resolve_target(const std::string& t) {
+  if (t == "auto") return cpu_has_vnni() ? "vnni" : "avx2";
+  if (t == "avx2" || t == "vnni" || t == "any") return t;
+  throw Error("--target must be auto, avx2, vnni or any (got '" + t + "')");
+}
+
+std::string model_target(const Graph& g) {
+  auto it = g.metadata.find("calibr8.quantization");
+  if (it == g.metadata.end()) return "";
+  nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+  if (!j.is_object() || !j.contains("target") || !j["target"].is_string()) return "";
+  return j["target"].get<std::string>();
+}
+
 CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const CalibSettings& s,
                             const PassProgress& progress) {
   auto t_all = std::chrono::steady_clock::now();
@@ -273,7 +288,12 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
     throw Error("unknown preset '" + s.preset + "' (choose performance or mixed)");
   if (src.batches == 0 || !src.get) throw Error("calibration needs at least one image");
   CalibResult R;
-  const Graph& G = fp32;
+  // QDQ needs opset 13 (per-channel DequantizeLinear). An older model is
+  // converted first, as a whole, by ONNX's version converter: raising only the
+  // opset number would leave Unsqueeze / Squeeze / ReduceSum / Split in their
+  // old attribute form, which ONNX Runtime refuses.
+  const Graph upgraded = upgrade_opset(fp32, 13, "model");
+  const Graph& G = upgraded;
   PlacementOptions po;
   po.ignore = s.ignore;
   for (const std::string& ig : s.ignore) {
@@ -288,13 +308,16 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   // Saturation fix: which layers get 7-bit weights.
   std::string sat = s.saturation_fix;
   bool vnni = cpu_has_vnni();
+  const std::string target = resolve_target(s.target);
   // POT's default is first_layer. Without VNNI, though, calibr8's runtime can
   // only run a layer in INT8 when its 8-bit weights cannot saturate the
   // 16-bit u8*s8 pair sums (|w0|+|w1| <= 128), so 8-bit layers fall back to
   // FP32 there; with 7-bit weights everywhere they all run INT8. Measured on
   // resnet8/cifar10 (AVX2, validation 300:2000): first_layer 76.82 % and 0.8x
   // FP32 speed, all 77.24 % (= FP32) and 1.6x.
-  if (sat == "auto") sat = vnni ? "none" : "all";
+  // The weights follow the target, not this CPU: a file calibrated on a VNNI
+  // machine for an AVX2 one must not carry 8-bit weights.
+  if (sat == "auto") sat = target == "vnni" ? "none" : "all";
   if (sat != "none" && sat != "first_layer" && sat != "all")
     throw Error("--saturation-fix must be auto, none, first_layer or all");
   std::set<int> seven_bit;
@@ -597,13 +620,14 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
     Q.nodes[size_t(w.node)].inputs[2] = dv;
     ++int32_biases;
   }
-  if (Q.opset < 13) Q.opset = 13;
   nlohmann::json settings = {{"method", "default"},
                              {"preset", s.preset},
                              {"act_estimator", estimator_name(s.act_estimator)},
                              {"weight_estimator", estimator_name(s.weight_estimator)},
                              {"saturation_fix", sat},
                              {"saturation_fix_requested", s.saturation_fix},
+                             {"target", target},
+                             {"target_requested", s.target},
                              {"cpu_vnni", vnni},
                              {"bias_correction", s.bias_correction},
                              {"ignore", s.ignore},

@@ -28,6 +28,11 @@ struct CalibSettings {
   Estimator act_estimator = Estimator::MeanMinMax;   // POT's default for activations
   Estimator weight_estimator = Estimator::MinMax;    // POT's default for weights
   std::string saturation_fix = "auto";               // auto | none | first_layer | all
+  // The CPU the model is calibrated for (POT's target_device): auto = this
+  // CPU; vnni = 8-bit weights (exact where u8*s8 products sum in 32 bits);
+  // avx2 and any = 7-bit weights, which no u8*s8 pair sum can saturate, so the
+  // file runs exactly in INT8 on every x86 CPU and in every runtime.
+  std::string target = "auto";  // auto | avx2 | vnni | any
   bool bias_correction = true;
   std::vector<std::string> ignore;                   // node names or op types kept FP32
   int threads = 1;
@@ -89,6 +94,12 @@ void refuse_quantized(const Graph& g, const std::string& display);
 Graph prepare_for_calibration(Graph g);
 // Runs the statistics pass, chooses ranges, quantizes weights, runs the fast
 // bias correction pass and builds the QDQ graph. `fp32` must be prepared.
+// "avx2" / "vnni" / "any" for a --target value ("auto" = this CPU, by the
+// effective ISA). Throws c8::Error for anything else.
+std::string resolve_target(const std::string& t);
+// The target a calibr8 QDQ file was calibrated for ("" when not recorded).
+std::string model_target(const Graph& g);
+
 CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const CalibSettings& s,
                             const PassProgress& progress = {});
 

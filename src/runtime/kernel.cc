@@ -24,6 +24,16 @@ bool cpu_has_vnni() {
          isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
 }
 
+bool cpu_isa_at_least(dnnl::cpu_isa isa) {
+  const unsigned eff = unsigned(dnnl::get_effective_cpu_isa()), want = unsigned(isa);
+  return (eff & want) == want;
+}
+
+bool cpu_has_avx512_vnni() {
+  return cpu_isa_at_least(dnnl::cpu_isa::avx512_core_vnni) && __builtin_cpu_supports("avx512vnni") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+}
+
 bool dnnl_supports(DType t) { return to_dnnl(t) != dnnl::memory::data_type::undef; }
 
 dnnl::memory::desc plain_md(DType t, const Shape& s) {

@@ -27,6 +27,13 @@ bool dnnl_supports(DType t);
 // True if oneDNN will use a VNNI ISA (AVX-512 VNNI and up, or AVX-VNNI),
 // i.e. u8*s8 products accumulate in 32 bits; respects ONEDNN_MAX_CPU_ISA.
 bool cpu_has_vnni();
+// The ISA checks of calibr8's own kernels go through oneDNN's effective ISA,
+// so ONEDNN_MAX_CPU_ISA=AVX2 forces the AVX2 path of the whole runtime on a
+// bigger CPU (and tests can cover it there). True if the effective ISA
+// includes `isa` (oneDNN's ISA values are nested bit masks).
+bool cpu_isa_at_least(dnnl::cpu_isa isa);
+// AVX-512 with VNNI (vpdpbusd on ymm/zmm), allowed by the effective ISA.
+bool cpu_has_avx512_vnni();
 // Row-major descriptor for dims (rank 0 is treated as [1]).
 dnnl::memory::desc plain_md(DType t, const Shape& s);
 // True if md is laid out exactly as row-major of its dims (so a plain Tensor

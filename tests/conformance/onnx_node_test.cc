@@ -159,12 +159,35 @@ std::vector<std::string> sorted_files(const fs::path& dir, const std::string& pr
   return r;
 }
 
+// ---------------------------------------------------------------- coverage
+// Each case runs in its own process under ctest, so no case sees the total: a
+// regression that turns many cases into skips (an importer or registry
+// change, missing data) would pass case by case. Floor: the cases ONNX 1.12
+// ships (932 here) and the ones whose every op has a reference kernel (711
+// pass, 221 skipped as unsupported when this was written), with some margin.
+TEST(OnnxNodeCoverage, MostCasesRunOnCalibr8Kernels) {
+  std::vector<std::string> cases = discover_cases();
+  ASSERT_NE(cases[0], kMissing) << "ONNX node test data not found at " << data_dir();
+  EXPECT_GE(cases.size(), 900u);
+  size_t runnable = 0;
+  for (const std::string& c : cases) {
+    try {
+      Graph g = load_onnx((fs::path(data_dir()) / c / "model.onnx").string());
+      runnable += unsupported_nodes(g).empty();
+    } catch (const std::exception&) {
+    }
+  }
+  std::printf("[conformance] %zu cases, %zu with every op supported\n", cases.size(), runnable);
+  EXPECT_GE(runnable, 700u);
+}
+
 // ---------------------------------------------------------------- the test
 class OnnxNode : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OnnxNode, Conformance) {
   const std::string name = GetParam();
-  if (name == kMissing) GTEST_SKIP() << "ONNX node test data not found at " << data_dir() << " (install libonnx-testdata)";
+  // scripts/setup.sh installs the data: its absence is a failure, not a pass.
+  if (name == kMissing) FAIL() << "ONNX node test data not found at " << data_dir() << " (install libonnx-testdata)";
   fs::path dir = fs::path(data_dir()) / name;
   auto skip = [&](const std::string&) { results().record(name, Outcome::Skip); };
 
@@ -213,7 +236,7 @@ TEST_P(OnnxNode, Conformance) {
       for (auto& f : sorted_files(set, "input_")) inputs.push_back(load_tensor_pb(f));
       for (auto& f : sorted_files(set, "output_")) expected.push_back(load_tensor_pb(f));
     } catch (const std::exception& e) {
-      if (mentions_unsupported(e.what())) {
+      if (mentions_unsupported(e.what()) && failure.empty()) {
         skip(e.what());
         GTEST_SKIP() << "test data: " << e.what();
       }
@@ -235,7 +258,7 @@ TEST_P(OnnxNode, Conformance) {
     } catch (const std::exception& e) {
       // A kernel that reports a feature as unsupported (e.g. training-mode
       // Dropout with a random mask) is a gap, not a wrong answer.
-      if (mentions_unsupported(e.what())) {
+      if (mentions_unsupported(e.what()) && failure.empty()) {  // never hide an earlier set's failure
         skip(e.what());
         GTEST_SKIP() << "run: " << e.what();
       }

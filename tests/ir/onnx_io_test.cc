@@ -715,9 +715,18 @@ TEST(OnnxExport, QuantizedConstantsAndDeadNodes) {
   EXPECT_EQ(value_named(g2, "xq")->dtype, DType::I8);
   expect_same_graph(g, g2);
 
-  // int32 / uint8 constants survive too (make the node live)
+  // int32 / uint8 constants survive too, read by live nodes (a valid model:
+  // the writer refuses the dead Mul of u8 by i32, which ONNX has no type for)
+  int u_out = g.add_value("u_out", DType::U8), i_out = g.add_value("i_out", DType::I32);
+  g.values[size_t(u_out)].shape = {2};
+  g.values[size_t(i_out)].shape = {2};
+  g.values[size_t(u_out)].has_shape = g.values[size_t(i_out)].has_shape = true;
+  g.add_node("Identity", {uv}, {u_out}, "keep_u");
+  g.add_node("Identity", {iv}, {i_out}, "keep_i32");
+  g.outputs = {y, u_out, i_out};
   g.nodes[size_t(dn)].dead = false;
-  g.outputs = {y, dead_out};
+  EXPECT_HAS(error_of([&] { onnx_bytes(g); }), "not valid ONNX");
+  g.nodes[size_t(dn)].dead = true;
   bytes = onnx_bytes(g);
   Graph g3 = load_onnx_bytes(bytes.data(), bytes.size(), "q3.onnx", "");
   EXPECT_TRUE(same_tensor(*value_named(g3, "u")->constant, u));

@@ -104,12 +104,46 @@ TEST(Passes, FoldBatchNormThenFuseActivationAndSumKeepsResults) {
   EXPECT_LT(max_diff(before, RefExecutor(g).run({x})[0]), 1e-4f);
 }
 
-TEST(Passes, FuseActivationLeavesGraphOutputsAlone) {
+TEST(Passes, FoldBatchNormLeavesGraphOutputsAlone) {
   Graph g = residual_block();
-  // Make conv1's output visible: it can no longer absorb its activation.
+  // conv1's output is visible: folding BN into conv1 would change it.
   g.outputs.push_back(g.find_value("c1"));
-  fold_batchnorm(g);  // BN reads c1 which is now an output: must not fold either
+  EXPECT_EQ(fold_batchnorm(g), 0);
   EXPECT_EQ(g.op_histogram()["BatchNormalization"], 1);
+}
+
+// A conv whose output is a graph output cannot take its Relu in: the output
+// must stay the pre-activation value. (The test once named so ran only
+// fold_batchnorm, on a Relu that reads the BN, so it could not fail.)
+TEST(Passes, FuseActivationLeavesGraphOutputsAlone) {
+  if (!have({"Conv", "BatchNormalization", "Relu", "Add"})) GTEST_SKIP() << "reference kernels not registered";
+  Graph g = residual_block();
+  Tensor x = rand_tensor({1, 3, 8, 8}, 42);
+  ASSERT_EQ(fold_batchnorm(g), 1);  // conv1 now writes what relu1 reads
+  const Node* relu1 = nullptr;
+  for (const Node& n : g.nodes)
+    if (!n.dead && n.name == "relu1") relu1 = &n;
+  ASSERT_NE(relu1, nullptr);
+  const int pre = relu1->inputs[0];
+  g.outputs.push_back(pre);
+  std::vector<Tensor> before = RefExecutor(g).run({x});
+  fuse_activation(g);
+  EXPECT_EQ(g.verify(), "");
+  bool relu1_kept = false;
+  for (const Node& n : g.nodes) {
+    if (!n.dead && n.name == "relu1") relu1_kept = true;
+    if (!n.dead && n.name == "conv1") {
+      EXPECT_TRUE(n.post_ops.empty()) << "conv1 took in relu1 though its output is a graph output";
+    }
+  }
+  EXPECT_TRUE(relu1_kept);
+  std::vector<Tensor> after = RefExecutor(g).run({x});
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_LT(max_diff(before[i], after[i]), 1e-6f) << "output " << i;
+  // The visible pre-activation value really has negatives (so a fused Relu would show).
+  float mn = 0;
+  for (int64_t i = 0; i < after[1].numel(); ++i) mn = std::min(mn, after[1].data<float>()[i]);
+  EXPECT_LT(mn, 0.f);
 }
 
 TEST(Passes, RemoveIdentityKeepsOutputName) {

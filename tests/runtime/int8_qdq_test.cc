@@ -21,6 +21,7 @@
 #include "ir/onnx_import.h"
 #include "passes/passes.h"
 #include "runtime/ref_executor.h"
+#include "report/precision.h"
 #include "runtime/session.h"
 
 using namespace c8;
@@ -209,7 +210,7 @@ std::string kernel_report(const Session& s, int* int8_convs, int* f32_convs, int
   for (const KernelRecord& r : s.kernels()) {
     os << "  " << r.op << " " << r.node << ": " << r.impl << "\n";
     if (r.op == "QConv" || r.op == "QGemm") {
-      if (r.impl.find("s8->") != std::string::npos) ++*int8_convs;
+      if (!kernel_precision(r.impl, DType::U8).empty()) ++*int8_convs;  // not the FP32 fall-backs "f32(s8->...: why)"
       else ++*f32_convs;
     }
     if (r.impl == "ref" || r.impl.find(":ref") != std::string::npos || r.impl.find("ref_") != std::string::npos) ++*ref_kernels;

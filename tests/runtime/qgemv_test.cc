@@ -9,6 +9,7 @@
 
 #include "ir/graph.h"
 #include "qdq_build.h"
+#include "runtime/kernel.h"
 #include "runtime/session.h"
 
 namespace c8 {
@@ -20,6 +21,7 @@ using c8test::quantize;
 struct Case {
   int64_t M, K, N;
   bool transB, relu, quant_out;
+  bool saturating = false;  // 8-bit weights near +-127 and inputs near 255: vpmaddubsw pair sums overflow int16
 };
 
 void run_case(const Case& c, uint32_t seed) {
@@ -33,8 +35,13 @@ void run_case(const Case& c, uint32_t seed) {
   int xd = dequantize(g, quantize(g, x, "xq", 0.03f, DType::U8, 7), "xdq", 0.03f, DType::U8, 7);
   Shape ws = c.transB ? Shape{c.N, c.K} : Shape{c.K, c.N};
   Tensor w(DType::I8, ws), sc(DType::F32, {c.N}), zp(DType::I8, {c.N}), b(DType::F32, {c.N});
-  std::uniform_int_distribution<int> u(-63, 63);
-  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(u(rng));
+  std::uniform_int_distribution<int> u(-63, 63), big(110, 127);
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    // Saturating case: one sign per output column (no cancellation, so float
+    // rounding stays small against the sum), magnitudes near 127.
+    const int64_t col = c.transB ? i / c.K : i % c.N;
+    w.data<int8_t>()[i] = int8_t(c.saturating ? (col % 2 ? -big(rng) : big(rng)) : u(rng));
+  }
   for (int64_t n = 0; n < c.N; ++n) {
     sc.data<float>()[n] = 0.004f + 0.0003f * float(n % 5);
     b.data<float>()[n] = 0.05f * float(int(n % 7) - 3);
@@ -55,13 +62,27 @@ void run_case(const Case& c, uint32_t seed) {
                            : z};
 
   Tensor in(DType::F32, {c.M, c.K});
-  std::uniform_real_distribution<float> ux(-0.2f, 5.f);
+  // 0.03 * (255 - 7) = 7.44 is the top of the input grid.
+  std::uniform_real_distribution<float> ux(c.saturating ? 7.1f : -0.2f, c.saturating ? 7.44f : 5.f);
   for (int64_t i = 0; i < in.numel(); ++i) in.data<float>()[i] = ux(rng);
   Session fast(g);
   Tensor a = fast.run({in})[0];
-  bool gemv = false;
-  for (const KernelRecord& k : fast.kernels()) gemv |= k.impl.rfind("c8:qgemv", 0) == 0;
-  EXPECT_TRUE(gemv) << "QGemm did not run on the dot-product kernel";
+  bool gemv = false, gemv_avx2 = false;
+  std::string impls;
+  for (const KernelRecord& k : fast.kernels()) {
+    gemv |= k.impl.rfind("c8:qgemv", 0) == 0;
+    gemv_avx2 |= k.impl.rfind("c8:qgemv_avx2", 0) == 0;
+    impls += k.impl + "; ";
+  }
+  if (!c.saturating || cpu_has_avx512_vnni()) {
+    EXPECT_TRUE(gemv) << "QGemm did not run on the dot-product kernel: " << impls;
+  }
+  if (cpu_has_avx512_vnni()) {
+    EXPECT_FALSE(gemv_avx2) << "VNNI CPU (effective ISA) but the AVX2 path ran: " << impls;
+  }
+  if (c.saturating) {  // vpmaddubsw would saturate on these weights whatever the CPU
+    EXPECT_FALSE(gemv_avx2) << "saturating weights on the vpmaddubsw path: " << impls;
+  }
   SessionOptions ro;
   ro.fast = false;
   ro.optimize = false;
@@ -86,6 +107,16 @@ TEST(QGemv, AgreesWithQdqReference) {
   run_case({3, 77, 19, true, true, true}, 2);
   run_case({2, 40, 9, false, false, true}, 3);
   run_case({8, 33, 5, false, true, false}, 4);
+}
+
+// 8-bit weights as calibrate writes them for a VNNI target: the old kernel
+// skipped its saturation check on VNNI CPUs while still using vpmaddubsw, and
+// gave sums clipped at int16 pairs here. With ONEDNN_MAX_CPU_ISA=AVX2 the
+// layer must leave the vpmaddubsw path (qgemm.cc: exact FP32); with VNNI it
+// runs the vpdpbusd path. Either way the result is the QDQ reference's.
+TEST(QGemv, SaturatingWeightsStayExact) {
+  run_case({1, 1280, 64, true, false, false, true}, 5);
+  run_case({2, 96, 24, false, true, false, true}, 6);
 }
 
 }  // namespace

@@ -286,7 +286,7 @@ std::unique_ptr<Kernel> make_qconv_im2col(BuildCtx& ctx) {
   const char* env = std::getenv("C8_IM2COL");
   const std::string mode = env ? env : "";
   if (mode == "0") return nullptr;
-  if (!__builtin_cpu_supports("avx2")) return nullptr;
+  if (!cpu_isa_at_least(dnnl::cpu_isa::avx2)) return nullptr;
   const Node& n = *ctx.node;
   if (ctx.in.size() < 2 || ctx.out.empty() || !ctx.in[1].constant || ctx.in[1].dtype != DType::I8) return nullptr;
   if (ctx.in[0].dtype != DType::U8 || (ctx.out[0].dtype != DType::U8 && ctx.out[0].dtype != DType::I8)) return nullptr;

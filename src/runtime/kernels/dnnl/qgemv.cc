@@ -2,11 +2,15 @@
 // u8s8 dot products (AVX2). oneDNN 2.6's int8 matmul takes ~0.4 ms for a
 // 1x1280 by 1280x1000 product here (it re-packs the weights on every call);
 // this kernel keeps the s8 weights row-major along K, padded to 32, and runs
-// at the speed of reading them once (~0.1 ms). Same arithmetic as the u8s8
-// path: vpmaddubsw pair sums (safe for the weights calibr8 writes without
-// VNNI, see qconv.cc), exact int32 sums, then float(acc - zx * sum(w)) + bias
-// in accumulator units, times the output scale, Relu/Clip, and for an 8-bit
-// output + zero point, saturated, rounded half to even.
+// at the speed of reading them once (~0.1 ms). Exact int32 sums, then
+// float(acc - zx * sum(w)) + bias in accumulator units, times the output
+// scale, Relu/Clip, and for an 8-bit output + zero point, saturated, rounded
+// half to even. Two dot-product paths:
+// - VNNI (vpdpbusd: u8*s8 products summed in 32 bits, never saturates), when
+//   the effective ISA has AVX-512 VNNI (ONEDNN_MAX_CPU_ISA caps it);
+// - AVX2 vpmaddubsw pair sums, which saturate at int16: only for weights whose
+//   pairs cannot (|w0| + |w1| <= 128, as calibr8's 7-bit weights), on every
+//   CPU; other weights are left to qgemm.cc.
 #include <immintrin.h>
 #include <omp.h>
 
@@ -22,6 +26,57 @@ namespace {
 
 constexpr int64_t kMaxRows = 8;  // above this, oneDNN's packed GEMM wins
 
+static inline int32_t hsum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Dot products of x (Kp bytes, Kp % 32 == 0) with nb <= 4 weight rows of Kp
+// bytes. The usual nb == 4 case is unrolled so the four sums stay in registers.
+#define C8_QGEMV_DOT4(STEP)                                                                     \
+  __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),    \
+                    _mm256_setzero_si256()};                                                    \
+  if (nb == 4) {                                                                                \
+    for (int64_t k = 0; k < Kp; k += 32) {                                                      \
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + k));          \
+      _Pragma("GCC unroll 4") for (int j = 0; j < 4; ++j) {                                     \
+        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w0 + j * Kp + k)); \
+        acc[j] = STEP(acc[j], xv, wv);                                                          \
+      }                                                                                         \
+    }                                                                                           \
+  } else {                                                                                      \
+    for (int64_t k = 0; k < Kp; k += 32) {                                                      \
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + k));          \
+      for (int64_t j = 0; j < nb; ++j) {                                                        \
+        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w0 + j * Kp + k)); \
+        acc[j] = STEP(acc[j], xv, wv);                                                          \
+      }                                                                                         \
+    }                                                                                           \
+  }                                                                                             \
+  for (int64_t j = 0; j < nb; ++j) sums[j] = hsum(acc[j]);
+
+// vpmaddubsw: pairs of u8*s8 products summed with int16 saturation.
+static inline __m256i step_avx2(__m256i acc, __m256i xv, __m256i wv) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv), _mm256_set1_epi16(1)));
+}
+static void dot4_avx2(const uint8_t* x, const int8_t* w0, int64_t Kp, int64_t nb, int32_t* sums) {
+  C8_QGEMV_DOT4(step_avx2)
+}
+
+// vpdpbusd: four u8*s8 products summed into each int32 lane, exact.
+__attribute__((target("avx512vnni,avx512vl,avx512bw,avx512f"))) static inline __m256i step_vnni(__m256i acc, __m256i xv,
+                                                                                               __m256i wv) {
+  return _mm256_dpbusd_epi32(acc, xv, wv);
+}
+__attribute__((target("avx512vnni,avx512vl,avx512bw,avx512f"))) static void dot4_vnni(const uint8_t* x, const int8_t* w0,
+                                                                                     int64_t Kp, int64_t nb,
+                                                                                     int32_t* sums) {
+  C8_QGEMV_DOT4(step_vnni)
+}
+#undef C8_QGEMV_DOT4
+
 struct QGemv : Kernel {
   int64_t M = 0, K = 0, Kp = 0, N = 0;
   std::vector<int8_t> w;       // [N][Kp]
@@ -30,15 +85,9 @@ struct QGemv : Kernel {
   int32_t zx = 0;
   float zy = 0, act_lo = -3.4028235e38f, act_hi = 3.4028235e38f, lo = 0, hi = 0;
   DType yt = DType::F32;
+  bool vnni = false;
   std::vector<uint8_t> xbuf;  // one input row, zero-padded to Kp
   LayoutAdapter a_ad;
-
-  static int32_t hsum(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
-  }
 
   void execute(KernelIO& io) override {
     dnnl::memory am = a_ad.convert(*io.stream, io.in[0]);
@@ -46,7 +95,6 @@ struct QGemv : Kernel {
     const uint8_t* a = static_cast<const uint8_t*>(am.get_data_handle());
     void* out = io.out[0].get_data_handle();
     xbuf.assign(size_t(Kp), 0);
-    const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t m = 0; m < M; ++m) {
       std::memcpy(xbuf.data(), a + m * K, size_t(K));
       const uint8_t* x = xbuf.data();
@@ -55,29 +103,12 @@ struct QGemv : Kernel {
 #pragma omp parallel for schedule(static) if (N * Kp >= (1 << 18))
       for (int64_t n0 = 0; n0 < N; n0 += 4) {
         const int64_t nb = std::min<int64_t>(4, N - n0);
-        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-        const int8_t* w0 = w.data() + n0 * Kp;
-        if (nb == 4) {  // the usual case, unrolled so the four sums stay in registers
-          for (int64_t k = 0; k < Kp; k += 32) {
-            const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + k));
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; ++j) {
-              const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w0 + j * Kp + k));
-              acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv), ones));
-            }
-          }
-        } else {
-          for (int64_t k = 0; k < Kp; k += 32) {
-            const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + k));
-            for (int64_t j = 0; j < nb; ++j) {
-              const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w0 + j * Kp + k));
-              acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv), ones));
-            }
-          }
-        }
+        int32_t sums[4];
+        if (vnni) dot4_vnni(x, w.data() + n0 * Kp, Kp, nb, sums);
+        else dot4_avx2(x, w.data() + n0 * Kp, Kp, nb, sums);
         for (int64_t j = 0; j < nb; ++j) {
           int64_t n = n0 + j;
-          float v = (float(hsum(acc[j]) - zx * wsum[size_t(n)]) + bias[size_t(n)]) * scale[size_t(n)];
+          float v = (float(sums[j] - zx * wsum[size_t(n)]) + bias[size_t(n)]) * scale[size_t(n)];
           v = v < act_lo ? act_lo : (v > act_hi ? act_hi : v);
           if (yt == DType::F32) {
             static_cast<float*>(out)[m * N + n] = v;
@@ -91,7 +122,7 @@ struct QGemv : Kernel {
     }
   }
   std::string impl() const override {
-    return std::string("c8:qgemv_avx2 u8s8->") + (yt == DType::F32 ? "f32" : yt == DType::U8 ? "u8" : "s8");
+    return std::string(vnni ? "c8:qgemv_vnni u8s8->" : "c8:qgemv_avx2 u8s8->") + (yt == DType::F32 ? "f32" : yt == DType::U8 ? "u8" : "s8");
   }
 };
 
@@ -133,8 +164,10 @@ std::unique_ptr<Kernel> make_qgemv(BuildCtx& ctx) {
       k->w[size_t(n * k->Kp + kk)] = v;
       k->wsum[size_t(n)] += v;
     }
-  // Without VNNI the pair sums could saturate: leave those weights to qgemm.cc.
-  if (!cpu_has_vnni() && u8s8_pairs_may_saturate(k->w.data(), N, k->Kp, k->Kp, 1, 1)) return nullptr;
+  // vpmaddubsw saturates whatever the CPU: without the VNNI path, weights whose
+  // pair sums could saturate go to qgemm.cc.
+  k->vnni = cpu_has_avx512_vnni();
+  if (!k->vnni && u8s8_pairs_may_saturate(k->w.data(), N, k->Kp, k->Kp, 1, 1)) return nullptr;
   k->bias.assign(size_t(N), 0.f);
   k->scale.assign(size_t(N), 0.f);
   for (int64_t n = 0; n < N; ++n) {

@@ -91,7 +91,7 @@ std::unique_ptr<Kernel> make_qmaxpool_nhwc(BuildCtx& ctx) {
     return nullptr;
   for (size_t i = 1; i < ctx.out.size(); ++i)
     if (ctx.out[i].present()) return nullptr;  // MaxPool Indices
-  if (!n.post_ops.empty() || !__builtin_cpu_supports("avx2")) return nullptr;
+  if (!n.post_ops.empty() || !cpu_isa_at_least(dnnl::cpu_isa::avx2)) return nullptr;
   const char* env = std::getenv("C8_QMAXPOOL");  // "0": oneDNN's pooling (to compare)
   if (env && std::string(env) == "0") return nullptr;
   const Shape& xs = ctx.in[0].shape;

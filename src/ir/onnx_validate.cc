@@ -1,0 +1,107 @@
+#include "ir/onnx_validate.h"
+
+#include <unordered_map>
+
+#include <onnx/checker.h>
+#include <onnx/defs/schema.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+#include <onnx/version_converter/convert.h>
+
+#include "runtime/error.h"
+#include "ir/onnx_export.h"
+#include "ir/onnx_import.h"
+
+namespace c8 {
+namespace {
+
+std::string first_line(std::string s) {
+  size_t nl = s.find('\n');
+  if (nl != std::string::npos) s.resize(nl);
+  return s;
+}
+
+bool opset_known(const onnx::ModelProto& model) {
+  const auto& ranges = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  for (const auto& op : model.opset_import()) {
+    std::string dom = op.domain() == "ai.onnx" ? "" : op.domain();
+    auto it = ranges.find(dom);
+    if (it != ranges.end() && op.version() > it->second.second) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void fill_io_shapes(onnx::ModelProto& model) {
+  auto missing = [](const onnx::ValueInfoProto& vi) {
+    return vi.type().has_tensor_type() && !vi.type().tensor_type().has_shape();
+  };
+  bool any = false;
+  for (const auto& vi : model.graph().input()) any |= missing(vi);
+  for (const auto& vi : model.graph().output()) any |= missing(vi);
+  if (!any || !opset_known(model)) return;
+  onnx::ModelProto copy;
+  {  // inference on a copy without the weights' bytes (only their types and dims matter here)
+    google::protobuf::RepeatedPtrField<onnx::TensorProto> saved;
+    saved.Swap(model.mutable_graph()->mutable_initializer());
+    copy = model;
+    saved.Swap(model.mutable_graph()->mutable_initializer());
+    for (const auto& tp : model.graph().initializer()) {
+      onnx::TensorProto* nt = copy.mutable_graph()->add_initializer();
+      nt->set_name(tp.name());
+      nt->set_data_type(tp.data_type());
+      *nt->mutable_dims() = tp.dims();
+      if (tp.raw_data().size() <= 4096) nt->set_raw_data(tp.raw_data());  // shape-like data inference may read
+    }
+  }
+  try {
+    onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), onnx::ShapeInferenceOptions(false, 0, true));
+  } catch (const std::exception&) {
+    return;  // the strict check names the problem
+  }
+  std::unordered_map<std::string, const onnx::TypeProto*> inferred;
+  for (const auto& vi : copy.graph().value_info()) inferred[vi.name()] = &vi.type();
+  for (const auto& vi : copy.graph().output()) inferred[vi.name()] = &vi.type();
+  for (auto* list : {model.mutable_graph()->mutable_input(), model.mutable_graph()->mutable_output()})
+    for (auto& vi : *list) {
+      auto it = inferred.find(vi.name());
+      if (missing(vi) && it != inferred.end() && it->second->has_tensor_type() && it->second->tensor_type().has_shape())
+        *vi.mutable_type()->mutable_tensor_type()->mutable_shape() = it->second->tensor_type().shape();
+    }
+}
+
+bool validate_strict(const onnx::ModelProto& model, const std::string& who) {
+  if (!opset_known(model)) return false;
+  try {
+    onnx::checker::check_model(model);
+    onnx::ModelProto copy = model;
+    // check_type: inferred vs declared types; error_mode 1: a node whose
+    // inference fails (wrong input count, bad attribute) is an error.
+    onnx::ShapeInferenceOptions opts(true, 1, false);
+    onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), opts);
+  } catch (const std::exception& e) {
+    throw Error((who.empty() ? "" : who + ": ") + "not valid ONNX, not written: " + first_line(e.what()));
+  }
+  return true;
+}
+
+Graph upgrade_opset(const Graph& g, int64_t target, const std::string& who) {
+  if (g.opset >= target) return g;
+  onnx::ModelProto in;
+  graph_to_proto(g, in);
+  onnx::ModelProto out;
+  try {
+    out = onnx::version_conversion::ConvertVersion(in, int(target));
+  } catch (const std::exception& e) {
+    throw Error(who + ": opset " + std::to_string(g.opset) + " model; calibr8 writes QDQ models at opset " +
+                std::to_string(target) + " and ONNX's version converter cannot convert this one: " + first_line(e.what()));
+  }
+  std::string bytes;
+  if (!out.SerializeToString(&bytes)) throw Error(who + ": cannot serialize the converted model");
+  Graph up = load_onnx_bytes(bytes.data(), bytes.size(), who + " (converted to opset " + std::to_string(target) + ")", "");
+  up.metadata = g.metadata;  // preprocessing and other records survive the conversion
+  return up;
+}
+
+}  // namespace c8

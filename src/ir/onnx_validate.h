@@ -1,0 +1,34 @@
+#pragma once
+// Strict validity of models calibr8 writes, and opset upgrades through ONNX's
+// own version converter. Every model is checked before it is written: a file
+// that ONNX Runtime would refuse is never left behind.
+#include <string>
+
+#include "ir/graph.h"
+
+namespace onnx {
+class ModelProto;
+}
+
+namespace c8 {
+
+// Runs the ONNX checker and strict shape inference (node errors thrown, types
+// checked) on a copy of `model`. Throws c8::Error "<who>: not valid ONNX: ..."
+// on the first finding. Returns false without checking when the model's
+// opset is newer than this ONNX release knows (its checker would reject valid
+// new ops), true when it checked.
+bool validate_strict(const onnx::ModelProto& model, const std::string& who);
+
+// The ONNX checker requires a shape on every graph input and output: fills
+// the ones calibr8 did not know from ONNX's shape inference (no-op when all
+// are known or inference cannot tell; the strict check then names the value).
+void fill_io_shapes(onnx::ModelProto& model);
+
+// The graph converted to ai.onnx opset `target` (>= its own) by ONNX's
+// version converter (axes/split attributes to inputs, Softmax's 2-D coercion
+// made explicit, ...), then re-imported. Throws c8::Error naming `who` when
+// the converter cannot convert it. Returns the graph unchanged when its opset
+// is already >= target.
+Graph upgrade_opset(const Graph& g, int64_t target, const std::string& who);
+
+}  // namespace c8
