@@ -14,10 +14,12 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/outputs.h"
 #include "eval/evaluator.h"
 #include "eval/subset.h"
 #include "ir/onnx_export.h"
 #include "quant/calibrate.h"
+#include "report/report.h"
 #include "runtime/error.h"
 
 namespace c8 {
@@ -62,6 +64,10 @@ CommandAction add_calibrate_command(CLI::App& app) {
   o->pre.add_to(cmd);
   return [o]() {
     double t_start = now_seconds();
+    // Every output checked before any work (an unwritable folder used to fail
+    // after the whole calibration), and never onto an input.
+    check_outputs({{"model", o->model == "default" ? std::string() : o->model}, {"--config", o->pre.config}},
+                  {{"-o", o->output}, {"--report", o->report}});
     LoadedModel m = load_model_arg(o->model);
     refuse_quantized(m.graph, m.path);
     require_supported(m);
@@ -126,7 +132,14 @@ CommandAction add_calibrate_command(CLI::App& app) {
     if (bar) bar->finish();
     double t_save = now_seconds();
     record_model_defaults(r.graph, p, m.is_default && o->dataset.empty() ? val_path : std::string());
-    save_onnx(r.graph, o->output);
+    // Serialized and checked before anything is written, so that no failure
+    // leaves a model without its report or the reverse.
+    std::string model_bytes;
+    try {
+      model_bytes = onnx_bytes(r.graph);
+    } catch (const Error& e) {
+      throw Error(o->output + ": " + e.what());
+    }
     double save_s = now_seconds() - t_save;
 
     nlohmann::json rep = r.report;
@@ -146,16 +159,12 @@ CommandAction add_calibrate_command(CLI::App& app) {
     rep["seconds"]["save"] = save_s;
     rep["seconds"]["wall"] = now_seconds() - t_start;
     rep["op_histogram"] = r.graph.op_histogram();
-    if (!o->report.empty()) {
-      std::string tmp = o->report + ".tmp";
-      {
-        std::ofstream f(tmp);
-        if (!f) throw Error(o->report + ": cannot write report");
-        f << rep.dump(2) << "\n";
-        if (!f) throw Error(o->report + ": cannot write report");
-      }
-      if (std::rename(tmp.c_str(), o->report.c_str()) != 0) throw Error(o->report + ": cannot write report");
-    }
+    // Report first: if the model then fails to write, the old model (if any)
+    // is intact and the report names an output that is not there yet, rather
+    // than a new model left without its report.
+    if (!o->report.empty())
+      write_file_atomic(o->report, rep.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    write_file_atomic(o->output, model_bytes);
     size_t wq = r.placement.weights.size(), aq = r.placement.acts.size();
     if (o->json) {
       nlohmann::json j = {{"model", m.path},

@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include "eval/limits.h"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -48,7 +50,7 @@ LoadedModel load_model_arg(const std::string& arg) {
 }
 
 void record_model_defaults(Graph& g, const Preprocess& p, const std::string& dataset) {
-  g.metadata["calibr8.preprocess"] = preprocess_to_json(p).dump();
+  g.metadata["calibr8.preprocess"] = preprocess_to_json(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (!dataset.empty()) g.metadata["calibr8.dataset"] = dataset;
 }
 
@@ -75,6 +77,12 @@ void PreprocessFlags::add_to(CLI::App* app) {
   app->add_option("--std", std, "per-channel std in 0..255 units, e.g. 58.4,57.1,57.4");
   app->add_option("--layout", layout, "model input layout: nchw or nhwc")->check(CLI::IsMember({"nchw", "nhwc"}));
   app->add_option("--color", color, "channel order the model expects: rgb or bgr")->check(CLI::IsMember({"rgb", "bgr"}));
+  app->add_option_function<uint64_t>(
+      "--max-image-pixels", [](const uint64_t& v) { input_limits().max_image_pixels = v; },
+      "refuse images larger than this many pixels (default 89478485, Pillow's; 0 = no limit)");
+  app->add_option_function<uint64_t>(
+      "--max-file-mb", [](const uint64_t& v) { input_limits().max_file_bytes = v << 20; },
+      "refuse image and data files larger than this, decompressed (default 2048; 0 = no limit)");
   app->add_option("--label-offset", label_offset, "model output index = class index + K (1001-class models: 1)")
       ->each([this](const std::string&) { label_offset_set = true; });
 }
@@ -176,7 +184,7 @@ size_t peak_rss_bytes() {
   return size_t(ru.ru_maxrss) * 1024;
 }
 
-void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str()); }
 
 }  // namespace c8
 

@@ -6,26 +6,12 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/outputs.h"
 #include "report/compare.h"
 #include "report/report.h"
 #include "runtime/error.h"
 
 namespace c8 {
-
-namespace {
-
-// Fails early (before minutes of work) when an output file cannot be created.
-void check_writable(const std::string& path, const char* flag) {
-  if (path.empty()) return;
-  std::filesystem::path p(path);
-  std::filesystem::path dir = p.parent_path().empty() ? std::filesystem::path(".") : p.parent_path();
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec))
-    throw Error(path + ": " + flag + ": folder '" + dir.string() + "' does not exist");
-  if (std::filesystem::is_directory(p, ec)) throw Error(path + ": " + flag + ": is a folder");
-}
-
-}  // namespace
 
 CommandAction add_compare_command(CLI::App& app) {
   struct Opts {
@@ -59,8 +45,9 @@ CommandAction add_compare_command(CLI::App& app) {
   cmd->add_flag("--json", o->json, "print the report as one JSON object on stdout");
   o->pre.add_to(cmd);
   return [o]() {
-    check_writable(o->report, "--report");
-    check_writable(o->html, "--html");
+    check_outputs({{"model A", o->a == "default" ? std::string() : o->a}, {"model B", o->b}, {"--calib-report", o->calib},
+                   {"--config", o->pre.config}},
+                  {{"--report", o->report}, {"--html", o->html}});
     nlohmann::json calib;
     if (!o->calib.empty()) calib = read_json_file(o->calib);
     LoadedModel a = load_model_arg(o->a);
@@ -123,7 +110,7 @@ CommandAction add_compare_command(CLI::App& app) {
 
     nlohmann::json j = report_json(r, calib);
     std::string html = o->html.empty() ? std::string() : report_html(j);
-    if (!o->report.empty()) write_file_atomic(o->report, j.dump(2) + "\n");
+    if (!o->report.empty()) write_file_atomic(o->report, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     if (!o->html.empty()) write_file_atomic(o->html, html);
     if (o->json) print_json(j);
     else std::fputs(report_text(j).c_str(), stdout);

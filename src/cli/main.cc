@@ -3,9 +3,11 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "runtime/atomic_file.h"
 #include "runtime/error.h"
 
 int main(int argc, char** argv) {
+  c8::install_temp_file_cleanup();
   CLI::App app{"calibr8 — ONNX FP32 -> INT8 post-training calibration toolkit"};
   app.require_subcommand(1);
   std::vector<std::pair<CLI::App*, c8::CommandAction>> cmds;

@@ -57,9 +57,9 @@ EvalResult evaluate_classifier(Session& s, const Dataset& ds, const std::vector<
     int per = int(scores.numel() / x.shape[0]);
     for (size_t k = 0; k < n; ++k) {
       const float* sc = scores.data<float>() + k * size_t(per);
-      int label = labels[k] < 0 ? -1 : labels[k] + p.label_offset;
-      if (label >= per) throw Error(ds.root() + ": label " + std::to_string(labels[k]) + " (+ offset " + std::to_string(p.label_offset) + ") is outside the model's " + std::to_string(per) + " outputs");
-      r.topk.add(sc, per, label);
+      int64_t label = labels[k] < 0 ? -1 : int64_t(labels[k]) + int64_t(p.label_offset);  // both from files / flags: no int overflow
+      if (labels[k] >= 0 && (label < 0 || label >= per)) throw Error(ds.root() + ": label " + std::to_string(labels[k]) + " (+ offset " + std::to_string(p.label_offset) + ") is outside the model's " + std::to_string(per) + " outputs");
+      r.topk.add(sc, per, int(label));
       r.predictions.push_back(topk_indices(sc, per, 1)[0] - p.label_offset);
     }
     r.images += n;

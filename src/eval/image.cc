@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "eval/limits.h"
 #include "runtime/error.h"
 
 namespace c8 {
@@ -20,15 +21,63 @@ std::string describe_stb_failure(const char* reason) {
   return "cannot decode image (corrupt or truncated file: " + r + ")";
 }
 
+uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+uint32_t be16(const uint8_t* p) { return uint32_t(p[0]) << 8 | p[1]; }
+
+// The size a PNG / JPEG / BMP header declares, read before decoding (stb_image
+// itself refuses very large PNGs but then reports "unknown image type").
+bool header_size(const uint8_t* b, size_t n, uint64_t& w, uint64_t& h) {
+  static const uint8_t png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (n >= 24 && std::memcmp(b, png, 8) == 0 && std::memcmp(b + 12, "IHDR", 4) == 0) {
+    w = be32(b + 16);
+    h = be32(b + 20);
+    return true;
+  }
+  if (n >= 26 && b[0] == 'B' && b[1] == 'M') {
+    int32_t bw, bh;
+    std::memcpy(&bw, b + 18, 4);
+    std::memcpy(&bh, b + 22, 4);
+    w = uint64_t(bw < 0 ? -int64_t(bw) : bw);
+    h = uint64_t(bh < 0 ? -int64_t(bh) : bh);
+    return true;
+  }
+  if (n >= 4 && b[0] == 0xff && b[1] == 0xd8) {  // JPEG: walk the markers to the frame header
+    size_t i = 2;
+    while (i + 4 <= n) {
+      if (b[i] != 0xff) return false;
+      uint8_t m = b[i + 1];
+      if (m == 0xff) {  // fill byte
+        ++i;
+        continue;
+      }
+      if (m == 0x01 || (m >= 0xd0 && m <= 0xd8)) {  // markers without a length
+        i += 2;
+        continue;
+      }
+      const bool sof = m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc;
+      if (sof && i + 9 <= n) {
+        h = be16(b + i + 5);
+        w = be16(b + i + 7);
+        return true;
+      }
+      i += 2 + be16(b + i + 2);
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
   if (size == 0) throw Error(name + ": empty file");
   if (size > size_t(INT32_MAX)) throw Error(name + ": file too large to decode");
+  uint64_t hw = 0, hh = 0;
+  if (header_size(data, size, hw, hh)) check_image_pixels(hw, hh, name);
   int w = 0, h = 0, comp = 0;
   const auto* buf = reinterpret_cast<const stbi_uc*>(data);
   if (!stbi_info_from_memory(buf, int(size), &w, &h, &comp))
     throw Error(name + ": " + describe_stb_failure(stbi_failure_reason()));
+  check_image_pixels(uint64_t(w), uint64_t(h), name);
   const int want = comp <= 2 ? 1 : 3;  // gray(+alpha) -> gray, RGB(A) -> RGB
   std::unique_ptr<stbi_uc, void (*)(void*)> px(
       stbi_load_from_memory(buf, int(size), &w, &h, &comp, want), stbi_image_free);
@@ -43,14 +92,7 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
 }
 
 Image load_image(const std::string& path) {
-  errno = 0;
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-  if (!f) throw Error(path + ": cannot open (" + std::strerror(errno ? errno : ENOENT) + ")");
-  std::vector<uint8_t> bytes;
-  uint8_t chunk[1 << 16];
-  size_t n;
-  while ((n = std::fread(chunk, 1, sizeof chunk, f.get())) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
-  if (std::ferror(f.get())) throw Error(path + ": read error (" + std::strerror(errno) + ")");
+  std::vector<uint8_t> bytes = read_file_limited(path);  // regular files only: /dev/zero would read forever
   return decode_image(bytes.data(), bytes.size(), path);
 }
 

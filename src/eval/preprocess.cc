@@ -88,13 +88,13 @@ std::vector<float> floats_from_json(const nlohmann::json& v, const char* key) {
   if (v.is_array()) {
     std::vector<float> out;
     for (const auto& e : v) {
-      if (!e.is_number()) fail(std::string("key '") + key + "': expected numbers, got " + e.dump());
+      if (!e.is_number()) fail(std::string("key '") + key + "': expected numbers, got " + e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       out.push_back(e.get<float>());
     }
     if (out.empty()) fail(std::string("key '") + key + "': empty list");
     return out;
   }
-  fail(std::string("key '") + key + "': expected a number, a list of numbers or \"a,b,c\", got " + v.dump());
+  fail(std::string("key '") + key + "': expected a number, a list of numbers or \"a,b,c\", got " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 int int_from_json(const nlohmann::json& v, const char* key) {
@@ -107,11 +107,11 @@ int int_from_json(const nlohmann::json& v, const char* key) {
     long r = std::strtol(s.c_str(), &end, 10);
     if (!s.empty() && end && *end == 0 && errno == 0 && r >= INT32_MIN && r <= INT32_MAX) return int(r);
   }
-  fail(std::string("key '") + key + "': expected an integer, got " + v.dump());
+  fail(std::string("key '") + key + "': expected an integer, got " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string string_from_json(const nlohmann::json& v, const char* key) {
-  if (!v.is_string()) fail(std::string("key '") + key + "': expected a string, got " + v.dump());
+  if (!v.is_string()) fail(std::string("key '") + key + "': expected a string, got " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return v.get<std::string>();
 }
 
@@ -133,8 +133,9 @@ void validate_preprocess(const Preprocess& p, int model_channels) {
     fail("size (stretch to WxH) cannot be combined with resize/crop");
   auto check_vec = [&](const std::vector<float>& v, const char* name) {
     if (v.size() != 1 && v.size() != size_t(model_channels))
-      fail(std::string(name) + " has " + std::to_string(v.size()) + " values; expected 1 or " +
-           std::to_string(model_channels) + " (one per model input channel)");
+      fail(std::string(name) + " has " + std::to_string(v.size()) + " values; expected " +
+           (model_channels == 1 ? std::string("1 (the model input has 1 channel)")
+                                : "1 or " + std::to_string(model_channels) + " (one per model input channel)"));
     for (float x : v)
       if (!std::isfinite(x)) fail(std::string(name) + " values must be finite");
   };
@@ -272,7 +273,7 @@ std::vector<float> parse_floats(const std::string& s) {
 }
 
 Preprocess preprocess_from_json(const nlohmann::json& j) {
-  if (!j.is_object()) fail("expected a JSON object, got " + j.dump());
+  if (!j.is_object()) fail("expected a JSON object, got " + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   Preprocess p;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ir/onnx_validate.h"
+#include "runtime/atomic_file.h"
 #include "runtime/error.h"
 
 namespace c8 {
@@ -188,50 +189,7 @@ void save_onnx(const Graph& g, const std::string& path) {
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }
-  // Temp file in the same folder so the final rename is atomic.
-  static std::atomic<unsigned> counter{0};
-  int fd = -1;
-  std::string tmp;
-  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++) + "." +
-          std::to_string(uint64_t(now) % 1000000);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) break;
-  }
-  if (fd < 0) throw Error(path + ": cannot create file: " + std::strerror(errno));
-  auto fail = [&](const std::string& what) {
-    std::string e = std::strerror(errno);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw Error(path + ": " + what + ": " + e);
-  };
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) fail("write failed");
-    done += size_t(w);
-  }
-  if (::fsync(fd) != 0) fail("fsync failed");
-  if (::close(fd) != 0) {
-    std::string e = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw Error(path + ": close failed: " + e);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string e = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw Error(path + ": cannot rename temp file into place: " + e);
-  }
-  // Make the rename durable (best effort).
-  size_t slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  write_file_atomic(path, bytes);
 }
 
 }  // namespace c8

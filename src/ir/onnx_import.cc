@@ -1,4 +1,5 @@
 #include "ir/onnx_import.h"
+#include "ir/onnx_validate.h"
 
 // ONNX headers first: <sys/mman.h> defines MAP_TYPE, an enumerator in onnx/defs/parser.h.
 #include <google/protobuf/io/coded_stream.h>
@@ -175,10 +176,10 @@ void read_external(const onnx::TensorProto& tp, const std::string& base_dir, siz
                         " bytes, offset " + std::to_string(offset) + ")");
   }
   if (length < 0) length = std::min<int64_t>(fsize - offset, int64_t(expected));
-  if (offset + length > fsize) {
+  if (length > fsize - offset) {  // (offset + length could overflow)
     ::close(fd);
     tensor_fail(tp, "external data file '" + full + "' is too short (" + std::to_string(fsize) +
-                        " bytes, need " + std::to_string(offset + length) + ")");
+                        " bytes, offset " + std::to_string(offset) + " + length " + std::to_string(length) + ")");
   }
   if (size_t(length) != expected) {
     ::close(fd);
@@ -321,6 +322,11 @@ class Importer {
     }
     if (gp.output_size() == 0) fail("graph has no outputs");
 
+    try {
+      check_window_attributes(gp);
+    } catch (const Error& e) {
+      fail(e.what());
+    }
     bool checker_too_old = run_checker(model);
 
     // --- initializers (converted first; their proto data is released as we go)

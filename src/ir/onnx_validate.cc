@@ -33,6 +33,25 @@ bool opset_known(const onnx::ModelProto& model) {
 
 }  // namespace
 
+void check_window_attributes(const onnx::GraphProto& gp) {
+  for (const auto& np : gp.node()) {
+    for (const auto& ap : np.attribute()) {
+      if (ap.type() == onnx::AttributeProto::GRAPH) check_window_attributes(ap.g());
+      if (ap.type() == onnx::AttributeProto::GRAPHS)
+        for (const auto& sg : ap.graphs()) check_window_attributes(sg);
+      const std::string& an = ap.name();
+      const bool positive = an == "strides" || an == "dilations" || an == "kernel_shape";
+      if (!positive && an != "pads") continue;
+      if (!np.domain().empty() && np.domain() != "ai.onnx") continue;
+      const int64_t lo = positive ? 1 : 0, hi = int64_t(1) << 31;  // beyond 2^31 sizes overflow
+      for (int64_t v : ap.ints())
+        if (v < lo || v > hi)
+          throw Error("node '" + np.name() + "' (" + np.op_type() + "): attribute " + an + " has " + std::to_string(v) +
+                      "; every value must be between " + std::to_string(lo) + " and 2^31");
+    }
+  }
+}
+
 void fill_io_shapes(onnx::ModelProto& model) {
   auto missing = [](const onnx::ValueInfoProto& vi) {
     return vi.type().has_tensor_type() && !vi.type().tensor_type().has_shape();
@@ -41,6 +60,11 @@ void fill_io_shapes(onnx::ModelProto& model) {
   for (const auto& vi : model.graph().input()) any |= missing(vi);
   for (const auto& vi : model.graph().output()) any |= missing(vi);
   if (!any || !opset_known(model)) return;
+  try {
+    check_window_attributes(model.graph());
+  } catch (const Error&) {
+    return;  // validate_strict names it
+  }
   onnx::ModelProto copy;
   {  // inference on a copy without the weights' bytes (only their types and dims matter here)
     google::protobuf::RepeatedPtrField<onnx::TensorProto> saved;
@@ -74,6 +98,7 @@ void fill_io_shapes(onnx::ModelProto& model) {
 bool validate_strict(const onnx::ModelProto& model, const std::string& who) {
   if (!opset_known(model)) return false;
   try {
+    check_window_attributes(model.graph());
     onnx::checker::check_model(model);
     onnx::ModelProto copy = model;
     // check_type: inferred vs declared types; error_mode 1: a node whose

@@ -7,10 +7,18 @@
 #include "ir/graph.h"
 
 namespace onnx {
+class GraphProto;
 class ModelProto;
 }
 
 namespace c8 {
+
+// ONNX's shape inference divides by strides (and does size arithmetic with
+// kernel sizes, dilations and pads) without checking them: a zero stride was
+// a SIGFPE in every command. Must run before any shape inference. Throws
+// c8::Error "node 'X' (Conv): attribute strides has 0; ..." (main graph and
+// subgraphs, ai.onnx nodes).
+void check_window_attributes(const onnx::GraphProto& gp);
 
 // Runs the ONNX checker and strict shape inference (node errors thrown, types
 // checked) on a copy of `model`. Throws c8::Error "<who>: not valid ONNX: ..."

@@ -1,5 +1,7 @@
 #include "ir/tensor.h"
 
+#include "runtime/error.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -8,8 +10,10 @@
 namespace c8 {
 
 int64_t shape_numel(const Shape& s) {
+  // Shapes come from files: a product past int64 is an error, not a wrap.
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n)) throw Error("shape " + shape_str(s) + " has too many elements");
   return n;
 }
 

@@ -632,7 +632,7 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
                              {"bias_correction", s.bias_correction},
                              {"ignore", s.ignore},
                              {"images", src.images}};
-  Q.metadata["calibr8.quantization"] = settings.dump();
+  Q.metadata["calibr8.quantization"] = settings.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   Q.compact();
   std::string err = Q.verify();
   if (!err.empty()) throw Error("internal error: quantized graph is invalid: " + err);

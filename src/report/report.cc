@@ -226,14 +226,14 @@ std::string report_text(const json& j) {
       if (v.is_object()) {
         o << "  " << k << ":\n";
         for (auto& [k2, v2] : v.items()) {
-          std::string s = v2.is_string() ? v2.get<std::string>() : v2.dump();
+          std::string s = v2.is_string() ? v2.get<std::string>() : v2.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
           if (s.size() > 100) s = s.substr(0, 97) + "...";
           o << "    " << k2 << " = " << s << "\n";
         }
       } else if (v.is_array()) {
         o << "  " << k << ": " << v.size() << " entries\n";
       } else {
-        o << "  " << k << " = " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+        o << "  " << k << " = " << (v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << "\n";
       }
     }
   }
@@ -300,13 +300,13 @@ std::string scalar_html(const json& v) {
   if (v.is_string()) return html_escape(v.get<std::string>());
   if (v.is_number_float()) return fmt("%.6g", v.get<double>());
   if (v.is_null()) return "&ndash;";
-  return html_escape(v.dump());
+  return html_escape(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 // Generic rendering of any JSON (calibration reports: the schema may evolve).
 std::string json_html(const json& v, int depth) {
   if (depth > 4) {
-    std::string s = v.dump();
+    std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (s.size() > 300) s = s.substr(0, 297) + "...";
     return "<code>" + html_escape(s) + "</code>";
   }
@@ -487,7 +487,7 @@ std::string report_html(const json& j) {
     const json& ds = j["dataset"];
     h += "<p class=\"sub\">Data set <b>" + html_escape(str(ds, "path")) + "</b> (" + html_escape(str(ds, "format")) +
          fmt(", %.0f images), evaluation batch %.0f, preprocessing <code>", num(ds, "images"), num(j, "eval_batch")) +
-         html_escape(j.value("preprocess", json::object()).dump()) + "</code></p>\n";
+         html_escape(j.value("preprocess", json::object()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) + "</code></p>\n";
   }
 
   // Per-layer.
@@ -544,41 +544,6 @@ std::string report_html(const json& j) {
 }
 
 // ---------------------------------------------------------------- files
-
-void write_file_atomic(const std::string& path, const std::string& content) {
-  std::string tmpl = path + ".tmp.XXXXXX";
-  int fd = mkstemp(tmpl.data());
-  if (fd < 0) throw Error(path + ": cannot write: " + std::strerror(errno));
-  const char* p = content.data();
-  size_t left = content.size();
-  while (left > 0) {
-    ssize_t w = ::write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmpl.c_str());
-      throw Error(path + ": cannot write: " + std::strerror(e));
-    }
-    p += w;
-    left -= size_t(w);
-  }
-  mode_t um = umask(0);
-  umask(um);
-  fchmod(fd, 0666 & ~um);
-  int rc = ::fsync(fd);
-  int e = errno;
-  if (::close(fd) != 0 && rc == 0) rc = -1, e = errno;
-  if (rc != 0) {
-    ::unlink(tmpl.c_str());
-    throw Error(path + ": cannot write: " + std::strerror(e));
-  }
-  if (std::rename(tmpl.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmpl.c_str());
-    throw Error(path + ": cannot write: " + std::strerror(e));
-  }
-}
 
 json read_json_file(const std::string& path) {
   std::ifstream f(path);

@@ -18,6 +18,8 @@
 
 #include <string>
 
+#include "runtime/atomic_file.h"
+
 #include "report/compare.h"
 
 namespace c8 {
@@ -35,7 +37,6 @@ std::string html_escape(const std::string& s);
 
 // Writes `content` to a temp file beside `path`, fsyncs and renames it over
 // `path`: readers never see a partial file. Throws c8::Error naming the path.
-void write_file_atomic(const std::string& path, const std::string& content);
 
 // Reads and parses a JSON file; throws c8::Error naming the path.
 nlohmann::json read_json_file(const std::string& path);

@@ -153,8 +153,9 @@ void Plan::allocate() {
     auto it = pool.lower_bound(bytes);
     if (it != pool.end() && it->first <= bytes * 2) {
       auto p = it->second;
+      const size_t cap = it->first;  // read before erase invalidates `it`
       pool.erase(it);
-      return std::make_pair(p, it->first);
+      return std::make_pair(p, cap);
     }
     return std::make_pair(alloc_bytes(bytes), bytes);
   };

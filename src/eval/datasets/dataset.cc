@@ -1,5 +1,9 @@
 #include "eval/datasets/dataset.h"
 
+#include <sys/stat.h>
+
+#include <set>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -108,6 +112,16 @@ static bool hidden(const fs::path& p) {
 std::vector<std::string> list_images_recursive(const std::string& dir) {
   std::vector<std::string> out;
   std::error_code ec;
+  // Symlinked folders are followed (data sets are often assembled that way),
+  // but each real folder is entered once: a link back up (a/up -> ..) would
+  // otherwise list the same images again and again.
+  std::set<std::pair<dev_t, ino_t>> seen;
+  auto first_visit = [&](const fs::path& d) {
+    struct stat st;
+    if (::stat(d.c_str(), &st) != 0) return false;
+    return seen.insert({st.st_dev, st.st_ino}).second;
+  };
+  first_visit(dir);
   fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec), end;
   if (ec) throw Error(dir + ": cannot list folder (" + ec.message() + ")");
   for (; it != end; it.increment(ec)) {
@@ -115,6 +129,10 @@ std::vector<std::string> list_images_recursive(const std::string& dir) {
     const fs::path& p = it->path();
     if (hidden(p)) {
       if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_directory(ec)) {
+      if (!first_visit(p)) it.disable_recursion_pending();
       continue;
     }
     if (it->is_regular_file(ec) && is_image_file_name(p.filename().string()))

@@ -1,13 +1,16 @@
 // (b) MNIST / Fashion-MNIST IDX files (plain or gzip, read through zlib).
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <regex>
 
 #include "eval/datasets/common.h"
+#include "eval/limits.h"
 #include "runtime/error.h"
 
 namespace fs = std::filesystem;
@@ -21,14 +24,27 @@ const std::regex& images_re() {
   return re;
 }
 
+uint32_t be32(const uint8_t* p);
+
 // Whole file, gunzipped if it is gzip (gzread reads plain files transparently).
-std::vector<uint8_t> read_maybe_gz(const std::string& path) {
+// `header` bytes in, `declared(data)` gives the total size the header
+// promises: checked against the limit before the rest is read, and reading
+// stops one byte past it (so "more data than declared" is still reported)
+// instead of inflating a gzip bomb to the end.
+std::vector<uint8_t> read_maybe_gz(const std::string& path, size_t header,
+                                   const std::function<uint64_t(const uint8_t*)>& declared) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw Error(path + ": cannot open");
+  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) throw Error(path + ": cannot open");
   std::vector<uint8_t> data;
   std::vector<uint8_t> chunk(1 << 20);
-  while (true) {
-    const int n = gzread(f, chunk.data(), unsigned(chunk.size()));
+  uint64_t cap = ~uint64_t(0);
+  bool checked = false;
+  while (data.size() <= cap) {
+    const uint64_t room = cap == ~uint64_t(0) ? chunk.size() : cap + 1 - data.size();  // one past the declared size
+    const int n = gzread(f, chunk.data(), unsigned(std::min<uint64_t>(chunk.size(), room)));
     if (n < 0) {
       int err = 0;
       const std::string msg = gzerror(f, &err);
@@ -37,6 +53,23 @@ std::vector<uint8_t> read_maybe_gz(const std::string& path) {
     }
     if (n == 0) break;
     data.insert(data.end(), chunk.data(), chunk.data() + n);
+    if (!checked && data.size() >= header) {
+      checked = true;
+      const uint64_t want = declared(data.data());
+      try {
+        check_file_bytes(want, path, "the data its header declares");
+      } catch (...) {
+        gzclose(f);
+        throw;
+      }
+      cap = want;
+    }
+    try {
+      check_file_bytes(data.size(), path, "the decompressed data");
+    } catch (...) {
+      gzclose(f);
+      throw;
+    }
   }
   int err = 0;
   const char* msg = gzerror(f, &err);
@@ -54,7 +87,11 @@ class IdxDataset : public Dataset {
  public:
   IdxDataset(std::string root, std::string images_path, std::string labels_path, std::vector<std::string> classes)
       : root_(std::move(root)), file_(ds::base_name(images_path)), classes_(std::move(classes)) {
-    pixels_ = read_maybe_gz(images_path);
+    pixels_ = read_maybe_gz(images_path, 16, [](const uint8_t* h) {
+      const uint64_t r = be32(h + 8), c = be32(h + 12);
+      if (r > 65536 || c > 65536) return uint64_t(16);  // refused below as an invalid size
+      return 16 + uint64_t(be32(h + 4)) * r * c;
+    });
     if (pixels_.size() < 16) throw Error(images_path + ": too short for an IDX images file");
     const uint32_t magic = be32(pixels_.data());
     if (magic != 0x00000803u) {
@@ -76,7 +113,7 @@ class IdxDataset : public Dataset {
                   (pixels_.size() < want ? " (truncated)" : ""));
     if (n_ == 0) throw Error(images_path + ": no images found");
     if (!labels_path.empty()) {
-      std::vector<uint8_t> lab = read_maybe_gz(labels_path);
+      std::vector<uint8_t> lab = read_maybe_gz(labels_path, 8, [](const uint8_t* h) { return 8 + uint64_t(be32(h + 4)); });
       if (lab.size() < 8 || be32(lab.data()) != 0x00000801u)
         throw Error(labels_path + ": bad IDX magic number (expected 0x00000801: unsigned-byte labels, 1 dimension)");
       const uint32_t nl = be32(lab.data() + 4);

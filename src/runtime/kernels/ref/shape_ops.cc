@@ -60,8 +60,8 @@ std::vector<TypeShape> infer_reshape(const Node& n, const std::vector<TypeShape>
       infer_at = int(i);
     } else if (s[i] < -1) {
       node_error(n, "invalid shape entry " + std::to_string(s[i]));
-    } else {
-      known *= s[i];
+    } else if (__builtin_mul_overflow(known, s[i], &known)) {
+      node_error(n, "shape " + shape_str(s) + " has too many elements");
     }
   }
   if (infer_at >= 0) {
