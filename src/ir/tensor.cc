@@ -58,14 +58,14 @@ Tensor Tensor::scalar_f32(float v) {
 Tensor Tensor::from_f32(Shape s, const std::vector<float>& v) {
   Tensor t(DType::F32, std::move(s));
   if (size_t(t.numel()) != v.size()) throw std::runtime_error("from_f32: size mismatch");
-  std::memcpy(t.raw(), v.data(), v.size() * 4);
+  if (!v.empty()) std::memcpy(t.raw(), v.data(), v.size() * 4);
   return t;
 }
 
 Tensor Tensor::from_i64(Shape s, const std::vector<int64_t>& v) {
   Tensor t(DType::I64, std::move(s));
   if (size_t(t.numel()) != v.size()) throw std::runtime_error("from_i64: size mismatch");
-  std::memcpy(t.raw(), v.data(), v.size() * 8);
+  if (!v.empty()) std::memcpy(t.raw(), v.data(), v.size() * 8);
   return t;
 }
 

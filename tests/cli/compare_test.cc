@@ -242,7 +242,8 @@ TEST(CompareTest, InfoShowsLayerPrecision) {
   EXPECT_NE(t.out.find("I8 per-channel (axis 0)"), std::string::npos) << t.out;
   RunResult fp = run_cli("info '" + kModel + "' --json");
   ASSERT_EQ(fp.rc, 0) << fp.err;
-  for (auto& l : nlohmann::json::parse(fp.out)["layers"]) EXPECT_EQ(l["precision"], "FP32");
+  const nlohmann::json info = nlohmann::json::parse(fp.out);  // (a range-for over a temporary's member dangles)
+  for (auto& l : info["layers"]) EXPECT_EQ(l["precision"], "FP32");
 }
 
 }  // namespace

@@ -164,7 +164,7 @@ Graph make_qdq(Graph g, const std::vector<Tensor>& calib, const QdqOptions& o = 
   for (size_t ni = 0; ni < nn; ++ni) {
     Node n = g.nodes[ni];
     if (n.dead || (n.op != "Conv" && n.op != "Gemm" && n.op != "MatMul") || !g.is_const(n.inputs[1])) continue;
-    const Tensor& W = g.const_of(n.inputs[1]);
+    const Tensor W = g.const_of(n.inputs[1]);  // a copy: add_value below reallocates g.values
     if (W.dtype != DType::F32) continue;
     int axis = n.op == "Conv" ? 0 : (n.op == "Gemm" && n.attr_i("transB", 0)) ? 0 : 1;
     if (n.op == "MatMul" && W.rank() != 2) continue;
