@@ -31,13 +31,13 @@ int main(int argc, char** argv) {
     for (auto& [sub, action] : cmds)
       if (sub->parsed()) return action();
   } catch (const c8::Error& e) {
-    std::fprintf(stderr, "calibr8: error: %s\n", e.what());
+    std::fprintf(stderr, "calibr8: error: %s\n", c8::printable(e.what()).c_str());
     return 1;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "calibr8: error: out of memory\n");
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "calibr8: error: %s\n", e.what());
+    std::fprintf(stderr, "calibr8: error: %s\n", c8::printable(e.what()).c_str());
     return 1;
   }
   return 0;

@@ -39,8 +39,13 @@ CommandAction add_run_command(CLI::App& app) {
     so.threads = o->threads;
     Session s(m.graph, so);
     nlohmann::json out = nlohmann::json::array();
-    for (const std::string& path : o->images) {
-      Image img = load_image(path);
+    // Every image is read and decoded before any result is printed: a bad
+    // one fails the command with nothing half-done on stdout.
+    std::vector<Image> images;
+    for (const std::string& path : o->images) images.push_back(load_image(path));
+    for (size_t ii = 0; ii < o->images.size(); ++ii) {
+      const std::string& path = o->images[ii];
+      const Image& img = images[ii];
       Shape shape = geo.nhwc ? Shape{1, geo.height, geo.width, geo.channels} : Shape{1, geo.channels, geo.height, geo.width};
       Tensor x(DType::F32, shape);
       fill_sample(x, 0, img, p, geo);
