@@ -67,7 +67,8 @@ CommandAction add_calibrate_command(CLI::App& app) {
     // Every output checked before any work (an unwritable folder used to fail
     // after the whole calibration), and never onto an input.
     check_outputs({{"model", o->model == "default" ? std::string() : o->model}, {"--config", o->pre.config}},
-                  {{"-o", o->output}, {"--report", o->report}});
+                  {{"-o", o->output}, {"--report", o->report}},
+                  {{"--dataset", o->dataset}, {"--calib-dataset", o->calib_dataset}});
     LoadedModel m = load_model_arg(o->model);
     refuse_quantized(m.graph, m.path);
     require_supported(m);

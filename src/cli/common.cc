@@ -10,6 +10,7 @@
 
 #include "ir/onnx_import.h"
 #include "runtime/error.h"
+#include "runtime/json_bounded.h"
 
 extern const unsigned char c8_default_model[];
 extern const size_t c8_default_model_size;
@@ -39,7 +40,7 @@ LoadedModel load_model_arg(const std::string& arg) {
   auto it = m.graph.metadata.find("calibr8.preprocess");
   if (it != m.graph.metadata.end()) {
     try {
-      m.preprocess = preprocess_from_json(nlohmann::json::parse(it->second));
+      m.preprocess = preprocess_from_json(parse_json_bounded(it->second, "calibr8.preprocess metadata"));
     } catch (const std::exception& e) {
       throw Error(arg + ": invalid calibr8.preprocess metadata: " + e.what());
     }
@@ -90,14 +91,8 @@ void PreprocessFlags::add_to(CLI::App* app) {
 Preprocess PreprocessFlags::resolve(const Preprocess& base) const {
   Preprocess p = base;
   if (!config.empty()) {
-    std::ifstream f(config);
-    if (!f) throw Error(config + ": cannot read preprocessing config");
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(f);
-    } catch (const std::exception& e) {
-      throw Error(config + ": invalid JSON: " + e.what());
-    }
+    const std::vector<uint8_t> bytes = read_file_limited(config);  // regular files only: a FIFO would block
+    nlohmann::json j = parse_json_bounded(std::string(bytes.begin(), bytes.end()), config);
     try {
       p = preprocess_from_json(j);
     } catch (const Error& e) {

@@ -47,7 +47,7 @@ CommandAction add_compare_command(CLI::App& app) {
   return [o]() {
     check_outputs({{"model A", o->a == "default" ? std::string() : o->a}, {"model B", o->b}, {"--calib-report", o->calib},
                    {"--config", o->pre.config}},
-                  {{"--report", o->report}, {"--html", o->html}});
+                  {{"--report", o->report}, {"--html", o->html}}, {{"--dataset", o->dataset}});
     nlohmann::json calib;
     if (!o->calib.empty()) calib = read_json_file(o->calib);
     LoadedModel a = load_model_arg(o->a);

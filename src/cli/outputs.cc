@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 
 #include "runtime/error.h"
@@ -45,9 +46,33 @@ void check_one(const NamedPath& o) {
   }
 }
 
+// The folder a data set argument stands for, resolved ("" if none exists).
+fs::path data_folder(const std::string& spec) {
+  std::error_code ec;
+  std::string p = spec;
+  if (!fs::exists(p, ec)) {  // DIR:test (an IDX set inside DIR)
+    size_t colon = p.rfind(':');
+    if (colon == std::string::npos) return {};
+    p = p.substr(0, colon);
+  }
+  fs::path f = fs::weakly_canonical(fs::absolute(p), ec);
+  if (ec) return {};
+  if (!fs::is_directory(f, ec)) f = f.parent_path();
+  return f;
+}
+
+bool inside(const fs::path& file, const fs::path& folder) {
+  std::error_code ec;
+  fs::path d = fs::weakly_canonical(fs::absolute(file), ec).parent_path();
+  if (ec || folder.empty()) return false;
+  auto [fe, de] = std::mismatch(folder.begin(), folder.end(), d.begin(), d.end());
+  return fe == folder.end();
+}
+
 }  // namespace
 
-void check_outputs(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs) {
+void check_outputs(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs,
+                   const std::vector<NamedPath>& folders) {
   for (size_t i = 0; i < outputs.size(); ++i) {
     const NamedPath& o = outputs[i];
     if (o.path.empty()) continue;
@@ -58,6 +83,13 @@ void check_outputs(const std::vector<NamedPath>& inputs, const std::vector<Named
     for (size_t j = 0; j < i; ++j)
       if (!outputs[j].path.empty() && same_file(o.path, outputs[j].path))
         throw Error(o.path + ": " + o.flag + " and " + outputs[j].flag + " are the same file");
+    for (const NamedPath& f : folders) {
+      if (f.path.empty()) continue;
+      const fs::path folder = data_folder(f.path);
+      if (inside(o.path, folder))
+        throw Error(o.path + ": " + o.flag + " is inside the " + f.flag + " folder (" + folder.string() +
+                    "); refusing to write among the data set's files");
+    }
     check_one(o);
   }
 }

@@ -14,6 +14,10 @@ struct NamedPath {
   std::string path;  // empty: not given (skipped)
 };
 
-void check_outputs(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs);
+// `folders`: data sets (a folder, a labels.txt / IDX file, or DIR:set): no
+// output may be written inside them (it would replace a labels.txt, a
+// classes.txt or an image, or add a file the next listing picks up).
+void check_outputs(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs,
+                   const std::vector<NamedPath>& folders = {});
 
 }  // namespace c8

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -37,8 +38,9 @@ bool header_size(const uint8_t* b, size_t n, uint64_t& w, uint64_t& h) {
     int32_t bw, bh;
     std::memcpy(&bw, b + 18, 4);
     std::memcpy(&bh, b + 22, 4);
-    w = uint64_t(bw < 0 ? -int64_t(bw) : bw);
-    h = uint64_t(bh < 0 ? -int64_t(bh) : bh);
+    // Negative height = top-down rows; sizes as 64-bit magnitudes.
+    w = uint64_t(bw < 0 ? -int64_t(bw) : int64_t(bw));
+    h = uint64_t(bh < 0 ? -int64_t(bh) : int64_t(bh));
     return true;
   }
   if (n >= 4 && b[0] == 0xff && b[1] == 0xd8) {  // JPEG: walk the markers to the frame header
@@ -66,18 +68,32 @@ bool header_size(const uint8_t* b, size_t n, uint64_t& w, uint64_t& h) {
   return false;
 }
 
+// Only the formats calibr8 lists images by (PNG, JPEG, BMP, binary PGM/PPM)
+// reach stb_image: its other decoders (Softimage PIC, PSD, HDR, TGA...) see
+// no use here, and a hostile PIC file crashed Debian's libstb.
+bool supported_magic(const uint8_t* b, size_t n) {
+  if (n >= 8 && b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G') return true;
+  if (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) return true;
+  if (n >= 2 && b[0] == 'B' && b[1] == 'M') return true;
+  if (n >= 2 && b[0] == 'P' && (b[1] == '5' || b[1] == '6')) return true;
+  return false;
+}
+
 }  // namespace
 
 Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
   if (size == 0) throw Error(name + ": empty file");
   if (size > size_t(INT32_MAX)) throw Error(name + ": file too large to decode");
+  if (!supported_magic(data, size))
+    throw Error(name + ": cannot decode image (unknown or unsupported image format; PNG, JPEG, BMP, PGM/PPM are read)");
   uint64_t hw = 0, hh = 0;
   if (header_size(data, size, hw, hh)) check_image_pixels(hw, hh, name);
   int w = 0, h = 0, comp = 0;
   const auto* buf = reinterpret_cast<const stbi_uc*>(data);
   if (!stbi_info_from_memory(buf, int(size), &w, &h, &comp))
     throw Error(name + ": " + describe_stb_failure(stbi_failure_reason()));
-  check_image_pixels(uint64_t(w), uint64_t(h), name);
+  // stb_image's info reports a top-down BMP's height as negative.
+  check_image_pixels(uint64_t(std::llabs(w)), uint64_t(std::llabs(h)), name);
   const int want = comp <= 2 ? 1 : 3;  // gray(+alpha) -> gray, RGB(A) -> RGB
   std::unique_ptr<stbi_uc, void (*)(void*)> px(
       stbi_load_from_memory(buf, int(size), &w, &h, &comp, want), stbi_image_free);

@@ -33,7 +33,8 @@ void check_file_bytes(uint64_t bytes, const std::string& name, const std::string
 }
 
 std::vector<uint8_t> read_file_limited(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
   struct Closer {
     int fd;

@@ -79,7 +79,8 @@ struct MappedFile {
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
   explicit MappedFile(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO must not block open(); it is refused below.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) throw Error(path + ": cannot open: " + errno_str());
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
@@ -90,6 +91,10 @@ struct MappedFile {
     if (S_ISDIR(st.st_mode)) {
       ::close(fd);
       throw Error(path + ": is a directory, not a file");
+    }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      throw Error(path + ": not a regular file (a device, FIFO or socket)");
     }
     size = size_t(st.st_size);
     if (size == 0) {
@@ -162,7 +167,7 @@ void read_external(const onnx::TensorProto& tp, const std::string& base_dir, siz
   if (!rb.empty() && rb != "/" && rf.compare(0, rb.size() + 1, rb + "/") != 0)
     tensor_fail(tp, "external data file '" + location + "' resolves outside the model folder; refused");
 
-  int fd = ::open(rf.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(rf.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not block; refused below
   if (fd < 0) tensor_fail(tp, "cannot open external data file '" + full + "': " + errno_str());
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

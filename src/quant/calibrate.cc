@@ -16,6 +16,7 @@
 #include "passes/passes.h"
 #include "quant/bias_shift.h"
 #include "runtime/error.h"
+#include "runtime/json_bounded.h"
 #include "runtime/session.h"
 
 namespace c8 {
@@ -276,7 +277,12 @@ std::string resolve_target(const std::string& t) {
 std::string model_target(const Graph& g) {
   auto it = g.metadata.find("calibr8.quantization");
   if (it == g.metadata.end()) return "";
-  nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+  nlohmann::json j;
+  try {
+    j = parse_json_bounded(it->second, "calibr8.quantization metadata");
+  } catch (const Error&) {
+    return "";
+  }
   if (!j.is_object() || !j.contains("target") || !j["target"].is_string()) return "";
   return j["target"].get<std::string>();
 }

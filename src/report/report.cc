@@ -14,7 +14,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "eval/limits.h"
 #include "runtime/error.h"
+#include "runtime/json_bounded.h"
 
 namespace c8 {
 
@@ -546,13 +548,8 @@ std::string report_html(const json& j) {
 // ---------------------------------------------------------------- files
 
 json read_json_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw Error(path + ": cannot read");
-  try {
-    return json::parse(f);
-  } catch (const std::exception& e) {
-    throw Error(path + ": invalid JSON: " + e.what());
-  }
+  const std::vector<uint8_t> bytes = read_file_limited(path);  // regular files only: a FIFO would block
+  return parse_json_bounded(std::string(bytes.begin(), bytes.end()), path);
 }
 
 }  // namespace c8

@@ -161,6 +161,8 @@ bool has_direct_image(const std::string& dir) {
 }
 
 std::vector<std::string> read_lines(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");  // a FIFO would block
   std::ifstream f(path);
   if (!f) throw Error(path + ": cannot read");
   std::vector<std::string> lines;
