@@ -21,6 +21,7 @@
 #include "quant/calibrate.h"
 #include "report/report.h"
 #include "runtime/error.h"
+#include "runtime/json_io.h"
 
 namespace c8 {
 
@@ -164,7 +165,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     // is intact and the report names an output that is not there yet, rather
     // than a new model left without its report.
     if (!o->report.empty())
-      write_file_atomic(o->report, rep.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+      write_file_atomic(o->report, json_text(rep, 2) + "\n");
     write_file_atomic(o->output, model_bytes);
     size_t wq = r.placement.weights.size(), aq = r.placement.acts.size();
     if (o->json) {

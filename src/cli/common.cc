@@ -10,7 +10,7 @@
 
 #include "ir/onnx_import.h"
 #include "runtime/error.h"
-#include "runtime/json_bounded.h"
+#include "runtime/json_io.h"
 
 extern const unsigned char c8_default_model[];
 extern const size_t c8_default_model_size;
@@ -51,7 +51,7 @@ LoadedModel load_model_arg(const std::string& arg) {
 }
 
 void record_model_defaults(Graph& g, const Preprocess& p, const std::string& dataset) {
-  g.metadata["calibr8.preprocess"] = preprocess_to_json(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  g.metadata["calibr8.preprocess"] = json_text(preprocess_to_json(p));
   if (!dataset.empty()) g.metadata["calibr8.dataset"] = dataset;
 }
 
@@ -179,7 +179,7 @@ size_t peak_rss_bytes() {
   return size_t(ru.ru_maxrss) * 1024;
 }
 
-void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str()); }
+void print_json(const nlohmann::json& j) { std::printf("%s\n", json_text(j, 2).c_str()); }
 
 }  // namespace c8
 

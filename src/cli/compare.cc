@@ -10,6 +10,7 @@
 #include "report/compare.h"
 #include "report/report.h"
 #include "runtime/error.h"
+#include "runtime/json_io.h"
 
 namespace c8 {
 
@@ -110,7 +111,7 @@ CommandAction add_compare_command(CLI::App& app) {
 
     nlohmann::json j = report_json(r, calib);
     std::string html = o->html.empty() ? std::string() : report_html(j);
-    if (!o->report.empty()) write_file_atomic(o->report, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    if (!o->report.empty()) write_file_atomic(o->report, json_text(j, 2) + "\n");
     if (!o->html.empty()) write_file_atomic(o->html, html);
     if (o->json) print_json(j);
     else std::fputs(report_text(j).c_str(), stdout);

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "runtime/error.h"
+#include "runtime/json_io.h"
 
 namespace c8 {
 
@@ -88,13 +89,13 @@ std::vector<float> floats_from_json(const nlohmann::json& v, const char* key) {
   if (v.is_array()) {
     std::vector<float> out;
     for (const auto& e : v) {
-      if (!e.is_number()) fail(std::string("key '") + key + "': expected numbers, got " + e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      if (!e.is_number()) fail(std::string("key '") + key + "': expected numbers, got " + json_text(e));
       out.push_back(e.get<float>());
     }
     if (out.empty()) fail(std::string("key '") + key + "': empty list");
     return out;
   }
-  fail(std::string("key '") + key + "': expected a number, a list of numbers or \"a,b,c\", got " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  fail(std::string("key '") + key + "': expected a number, a list of numbers or \"a,b,c\", got " + json_text(v));
 }
 
 int int_from_json(const nlohmann::json& v, const char* key) {
@@ -107,11 +108,11 @@ int int_from_json(const nlohmann::json& v, const char* key) {
     long r = std::strtol(s.c_str(), &end, 10);
     if (!s.empty() && end && *end == 0 && errno == 0 && r >= INT32_MIN && r <= INT32_MAX) return int(r);
   }
-  fail(std::string("key '") + key + "': expected an integer, got " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  fail(std::string("key '") + key + "': expected an integer, got " + json_text(v));
 }
 
 std::string string_from_json(const nlohmann::json& v, const char* key) {
-  if (!v.is_string()) fail(std::string("key '") + key + "': expected a string, got " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (!v.is_string()) fail(std::string("key '") + key + "': expected a string, got " + json_text(v));
   return v.get<std::string>();
 }
 
@@ -273,7 +274,7 @@ std::vector<float> parse_floats(const std::string& s) {
 }
 
 Preprocess preprocess_from_json(const nlohmann::json& j) {
-  if (!j.is_object()) fail("expected a JSON object, got " + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (!j.is_object()) fail("expected a JSON object, got " + json_text(j));
   Preprocess p;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();

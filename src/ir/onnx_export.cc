@@ -175,8 +175,7 @@ std::string onnx_bytes(const Graph& g) {
   if (sz > size_t(INT_MAX))
     throw Error("model is " + std::to_string(sz >> 20) + " MB; ONNX files over 2 GB need external data, which calibr8 does not write");
   // Never write a model ONNX Runtime would refuse.
-  fill_io_shapes(model);
-  validate_strict(model, "");
+  validate_for_writing(model, "");
   std::string out;
   if (!model.SerializeToString(&out)) throw Error("cannot serialize the ONNX model");
   return out;

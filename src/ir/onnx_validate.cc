@@ -52,59 +52,50 @@ void check_window_attributes(const onnx::GraphProto& gp) {
   }
 }
 
-void fill_io_shapes(onnx::ModelProto& model) {
-  auto missing = [](const onnx::ValueInfoProto& vi) {
-    return vi.type().has_tensor_type() && !vi.type().tensor_type().has_shape();
-  };
-  bool any = false;
-  for (const auto& vi : model.graph().input()) any |= missing(vi);
-  for (const auto& vi : model.graph().output()) any |= missing(vi);
-  if (!any || !opset_known(model)) return;
-  try {
-    check_window_attributes(model.graph());
-  } catch (const Error&) {
-    return;  // validate_strict names it
-  }
+namespace {
+
+// A copy for shape inference without the weights' bytes: only their types
+// and dims matter, except small tensors (shape-like data inference may read).
+// Saves copying every weight of the model on each save.
+onnx::ModelProto light_copy(onnx::ModelProto& model) {
   onnx::ModelProto copy;
-  {  // inference on a copy without the weights' bytes (only their types and dims matter here)
-    google::protobuf::RepeatedPtrField<onnx::TensorProto> saved;
-    saved.Swap(model.mutable_graph()->mutable_initializer());
-    copy = model;
-    saved.Swap(model.mutable_graph()->mutable_initializer());
-    for (const auto& tp : model.graph().initializer()) {
-      onnx::TensorProto* nt = copy.mutable_graph()->add_initializer();
-      nt->set_name(tp.name());
-      nt->set_data_type(tp.data_type());
-      *nt->mutable_dims() = tp.dims();
-      if (tp.raw_data().size() <= 4096) nt->set_raw_data(tp.raw_data());  // shape-like data inference may read
-    }
+  google::protobuf::RepeatedPtrField<onnx::TensorProto> saved;
+  saved.Swap(model.mutable_graph()->mutable_initializer());
+  copy = model;
+  saved.Swap(model.mutable_graph()->mutable_initializer());
+  for (const auto& tp : model.graph().initializer()) {
+    onnx::TensorProto* nt = copy.mutable_graph()->add_initializer();
+    nt->set_name(tp.name());
+    nt->set_data_type(tp.data_type());
+    *nt->mutable_dims() = tp.dims();
+    if (tp.raw_data().size() <= 4096) nt->set_raw_data(tp.raw_data());
   }
-  try {
-    onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), onnx::ShapeInferenceOptions(false, 0, true));
-  } catch (const std::exception&) {
-    return;  // the strict check names the problem
-  }
-  std::unordered_map<std::string, const onnx::TypeProto*> inferred;
-  for (const auto& vi : copy.graph().value_info()) inferred[vi.name()] = &vi.type();
-  for (const auto& vi : copy.graph().output()) inferred[vi.name()] = &vi.type();
-  for (auto* list : {model.mutable_graph()->mutable_input(), model.mutable_graph()->mutable_output()})
-    for (auto& vi : *list) {
-      auto it = inferred.find(vi.name());
-      if (missing(vi) && it != inferred.end() && it->second->has_tensor_type() && it->second->tensor_type().has_shape())
-        *vi.mutable_type()->mutable_tensor_type()->mutable_shape() = it->second->tensor_type().shape();
-    }
+  return copy;
 }
 
-bool validate_strict(const onnx::ModelProto& model, const std::string& who) {
+}  // namespace
+
+bool validate_for_writing(onnx::ModelProto& model, const std::string& who) {
   if (!opset_known(model)) return false;
   try {
     check_window_attributes(model.graph());
+    // One strict inference (check_type: inferred vs declared types; error
+    // mode 1: a node whose inference fails is an error) on a light copy; it
+    // also gives the graph input / output shapes calibr8 did not know, which
+    // the checker requires.
+    onnx::ModelProto copy = light_copy(model);
+    onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), onnx::ShapeInferenceOptions(true, 1, false));
+    std::unordered_map<std::string, const onnx::TypeProto*> inferred;
+    for (const auto& vi : copy.graph().value_info()) inferred[vi.name()] = &vi.type();
+    for (const auto& vi : copy.graph().output()) inferred[vi.name()] = &vi.type();
+    for (auto* list : {model.mutable_graph()->mutable_input(), model.mutable_graph()->mutable_output()})
+      for (auto& vi : *list) {
+        auto it = inferred.find(vi.name());
+        if (vi.type().has_tensor_type() && !vi.type().tensor_type().has_shape() && it != inferred.end() &&
+            it->second->has_tensor_type() && it->second->tensor_type().has_shape())
+          *vi.mutable_type()->mutable_tensor_type()->mutable_shape() = it->second->tensor_type().shape();
+      }
     onnx::checker::check_model(model);
-    onnx::ModelProto copy = model;
-    // check_type: inferred vs declared types; error_mode 1: a node whose
-    // inference fails (wrong input count, bad attribute) is an error.
-    onnx::ShapeInferenceOptions opts(true, 1, false);
-    onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), opts);
   } catch (const std::exception& e) {
     throw Error((who.empty() ? "" : who + ": ") + "not valid ONNX, not written: " + first_line(e.what()));
   }

@@ -20,17 +20,14 @@ namespace c8 {
 // subgraphs, ai.onnx nodes).
 void check_window_attributes(const onnx::GraphProto& gp);
 
-// Runs the ONNX checker and strict shape inference (node errors thrown, types
-// checked) on a copy of `model`. Throws c8::Error "<who>: not valid ONNX: ..."
-// on the first finding. Returns false without checking when the model's
-// opset is newer than this ONNX release knows (its checker would reject valid
-// new ops), true when it checked.
-bool validate_strict(const onnx::ModelProto& model, const std::string& who);
-
-// The ONNX checker requires a shape on every graph input and output: fills
-// the ones calibr8 did not know from ONNX's shape inference (no-op when all
-// are known or inference cannot tell; the strict check then names the value).
-void fill_io_shapes(onnx::ModelProto& model);
+// Checks a model before it is written: strict shape inference (node errors
+// thrown, inferred vs declared types checked) on a copy without the weights'
+// bytes, then the ONNX checker. Fills the graph input / output shapes calibr8
+// did not know from the inference (the checker requires them). Throws
+// c8::Error "<who>: not valid ONNX, not written: ..." on the first finding.
+// Returns false without checking when the model's opset is newer than this
+// ONNX release knows (its checker would reject valid new ops).
+bool validate_for_writing(onnx::ModelProto& model, const std::string& who);
 
 // The graph converted to ai.onnx opset `target` (>= its own) by ONNX's
 // version converter (axes/split attributes to inputs, Softmax's 2-D coercion

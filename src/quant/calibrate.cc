@@ -16,7 +16,7 @@
 #include "passes/passes.h"
 #include "quant/bias_shift.h"
 #include "runtime/error.h"
-#include "runtime/json_bounded.h"
+#include "runtime/json_io.h"
 #include "runtime/session.h"
 
 namespace c8 {
@@ -638,7 +638,7 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
                              {"bias_correction", s.bias_correction},
                              {"ignore", s.ignore},
                              {"images", src.images}};
-  Q.metadata["calibr8.quantization"] = settings.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  Q.metadata["calibr8.quantization"] = json_text(settings);
   Q.compact();
   std::string err = Q.verify();
   if (!err.empty()) throw Error("internal error: quantized graph is invalid: " + err);

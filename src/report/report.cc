@@ -16,7 +16,7 @@
 
 #include "eval/limits.h"
 #include "runtime/error.h"
-#include "runtime/json_bounded.h"
+#include "runtime/json_io.h"
 
 namespace c8 {
 
@@ -228,14 +228,14 @@ std::string report_text(const json& j) {
       if (v.is_object()) {
         o << "  " << k << ":\n";
         for (auto& [k2, v2] : v.items()) {
-          std::string s = v2.is_string() ? v2.get<std::string>() : v2.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+          std::string s = v2.is_string() ? v2.get<std::string>() : json_text(v2);
           if (s.size() > 100) s = s.substr(0, 97) + "...";
           o << "    " << k2 << " = " << s << "\n";
         }
       } else if (v.is_array()) {
         o << "  " << k << ": " << v.size() << " entries\n";
       } else {
-        o << "  " << k << " = " << (v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << "\n";
+        o << "  " << k << " = " << (v.is_string() ? v.get<std::string>() : json_text(v)) << "\n";
       }
     }
   }
@@ -302,13 +302,13 @@ std::string scalar_html(const json& v) {
   if (v.is_string()) return html_escape(v.get<std::string>());
   if (v.is_number_float()) return fmt("%.6g", v.get<double>());
   if (v.is_null()) return "&ndash;";
-  return html_escape(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return html_escape(json_text(v));
 }
 
 // Generic rendering of any JSON (calibration reports: the schema may evolve).
 std::string json_html(const json& v, int depth) {
   if (depth > 4) {
-    std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string s = json_text(v);
     if (s.size() > 300) s = s.substr(0, 297) + "...";
     return "<code>" + html_escape(s) + "</code>";
   }
@@ -489,7 +489,7 @@ std::string report_html(const json& j) {
     const json& ds = j["dataset"];
     h += "<p class=\"sub\">Data set <b>" + html_escape(str(ds, "path")) + "</b> (" + html_escape(str(ds, "format")) +
          fmt(", %.0f images), evaluation batch %.0f, preprocessing <code>", num(ds, "images"), num(j, "eval_batch")) +
-         html_escape(j.value("preprocess", json::object()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) + "</code></p>\n";
+         html_escape(json_text(j.value("preprocess", json::object()))) + "</code></p>\n";
   }
 
   // Per-layer.

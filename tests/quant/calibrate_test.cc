@@ -380,6 +380,18 @@ TEST(QuantDeterminism, SameSeedSameBytes) {
   EXPECT_NE(a, c);
 }
 
+std::string slurp(const std::string& f) {
+  std::ifstream in(f, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// `calibr8 calibrate MODEL` on 20 CIFAR-10 images, without bias correction
+// (fast); the caller adds flags and -o.
+std::string resnet8_calibrate(const std::string& model) {
+  return std::string(C8_BINARY) + " calibrate " + model + " --dataset " + shared("data/cifar10-test-2000") +
+         " --size 32x32 --mean 0 --std 1 --calib-range 0:20 --no-bias-correction ";
+}
+
 // The CLI end to end: same seed -> identical files; a QDQ model is refused.
 TEST(QuantCli, CalibrateTwiceAndRefuse) {
   std::string model = shared("models/resnet8_cifar10_mlperftiny.onnx");
@@ -390,10 +402,6 @@ TEST(QuantCli, CalibrateTwiceAndRefuse) {
                      " --size 32x32 --mean 0 --std 1 --subset 5% --seed 11 ";
   ASSERT_EQ(std::system((base + "-o " + dir + "/a.onnx --report " + dir + "/a.json 2>" + dir + "/err.txt >/dev/null").c_str()), 0);
   ASSERT_EQ(std::system((base + "-o " + dir + "/b.onnx 2>/dev/null >/dev/null").c_str()), 0);
-  auto slurp = [](const std::string& f) {
-    std::ifstream in(f, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
   EXPECT_EQ(slurp(dir + "/a.onnx"), slurp(dir + "/b.onnx"));
   std::string err = slurp(dir + "/err.txt");
   EXPECT_NE(err.find("100 images"), std::string::npos) << err;           // < 300 warning
@@ -419,12 +427,7 @@ TEST(QuantCli, SaturationFixFollowsIsaCap) {
   if (!std::filesystem::exists(model)) GTEST_SKIP() << model << " not present";
   std::string dir = std::filesystem::temp_directory_path() / ("c8isa_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  auto slurp = [](const std::string& f) {
-    std::ifstream in(f, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  std::string args = std::string(C8_BINARY) + " calibrate " + model + " --dataset " + shared("data/cifar10-test-2000") +
-                     " --size 32x32 --mean 0 --std 1 --calib-range 0:20 --no-bias-correction ";
+  const std::string args = resnet8_calibrate(model);
   for (bool capped : {true, false}) {
     std::string tag = capped ? "capped" : "native";
     std::string cmd = std::string(capped ? "ONEDNN_MAX_CPU_ISA=AVX2 " : "") + args + "-o " + dir + "/" + tag +
@@ -451,12 +454,7 @@ TEST(QuantCli, TargetSetsWeightBitsWhateverTheCpu) {
   ASSERT_TRUE(std::filesystem::exists(model)) << model;
   std::string dir = std::filesystem::temp_directory_path() / ("c8tgt_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  auto slurp = [](const std::string& f) {
-    std::ifstream in(f, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  std::string args = std::string(C8_BINARY) + " calibrate " + model + " --dataset " + shared("data/cifar10-test-2000") +
-                     " --size 32x32 --mean 0 --std 1 --calib-range 0:20 --no-bias-correction ";
+  const std::string args = resnet8_calibrate(model);
   struct Case {
     const char *env, *target, *want;
     int wmax;

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "eval/datasets/common.h"
+#include "eval/limits.h"
 #include "runtime/error.h"
 
 namespace fs = std::filesystem;
@@ -161,17 +162,17 @@ bool has_direct_image(const std::string& dir) {
 }
 
 std::vector<std::string> read_lines(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");  // a FIFO would block
-  std::ifstream f(path);
-  if (!f) throw Error(path + ": cannot read");
+  const std::vector<uint8_t> bytes = read_file_limited(path);  // regular files only (a FIFO would block), bounded
   std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(f, line)) {
+  size_t start = 0;
+  for (size_t i = 0; i <= bytes.size(); ++i) {
+    if (i < bytes.size() && bytes[i] != '\n') continue;
+    if (i == bytes.size() && start == i) break;  // no empty last line after a final newline
+    std::string line(bytes.begin() + long(start), bytes.begin() + long(i));
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
+    lines.push_back(std::move(line));
+    start = i + 1;
   }
-  if (f.bad()) throw Error(path + ": read error");
   return lines;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <regex>
 
 #include "eval/datasets/common.h"
@@ -36,46 +37,32 @@ std::vector<uint8_t> read_maybe_gz(const std::string& path, size_t header,
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw Error(path + ": cannot open");
   if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
-  gzFile f = gzopen(path.c_str(), "rb");
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> f(gzopen(path.c_str(), "rb"), gzclose);
   if (!f) throw Error(path + ": cannot open");
+  auto zerror = [&] {
+    int err = 0;
+    const char* msg = gzerror(f.get(), &err);
+    return std::make_pair(err, std::string(msg ? msg : ""));
+  };
   std::vector<uint8_t> data;
   std::vector<uint8_t> chunk(1 << 20);
   uint64_t cap = ~uint64_t(0);
   bool checked = false;
   while (data.size() <= cap) {
     const uint64_t room = cap == ~uint64_t(0) ? chunk.size() : cap + 1 - data.size();  // one past the declared size
-    const int n = gzread(f, chunk.data(), unsigned(std::min<uint64_t>(chunk.size(), room)));
-    if (n < 0) {
-      int err = 0;
-      const std::string msg = gzerror(f, &err);
-      gzclose(f);
-      throw Error(path + ": corrupt or truncated file (" + msg + ")");
-    }
+    const int n = gzread(f.get(), chunk.data(), unsigned(std::min<uint64_t>(chunk.size(), room)));
+    if (n < 0) throw Error(path + ": corrupt or truncated file (" + zerror().second + ")");
     if (n == 0) break;
     data.insert(data.end(), chunk.data(), chunk.data() + n);
     if (!checked && data.size() >= header) {
       checked = true;
-      const uint64_t want = declared(data.data());
-      try {
-        check_file_bytes(want, path, "the data its header declares");
-      } catch (...) {
-        gzclose(f);
-        throw;
-      }
-      cap = want;
+      cap = declared(data.data());
+      check_file_bytes(cap, path, "the data its header declares");
     }
-    try {
-      check_file_bytes(data.size(), path, "the decompressed data");
-    } catch (...) {
-      gzclose(f);
-      throw;
-    }
+    check_file_bytes(data.size(), path, "the decompressed data");
   }
-  int err = 0;
-  const char* msg = gzerror(f, &err);
-  std::string m = msg ? msg : "";
-  gzclose(f);
-  if (err != Z_OK && err != Z_STREAM_END) throw Error(path + ": corrupt or truncated file (" + m + ")");
+  auto [err, msg] = zerror();
+  if (err != Z_OK && err != Z_STREAM_END) throw Error(path + ": corrupt or truncated file (" + msg + ")");
   return data;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// JSON from the user's files (--config, --calib-report, model metadata),
-// parsed with a depth limit: nlohmann's copy and dump recurse, so a file of
+// JSON in and out of calibr8. In: from the user's files (--config,
+// --calib-report, model metadata), parsed with a depth limit: nlohmann's copy and dump recurse, so a file of
 // 100000 nested brackets crashed calibr8 by stack overflow after parsing.
 // Parsing itself is iterative; the callback stops it at the limit.
 #include <nlohmann/json.hpp>
@@ -21,6 +21,12 @@ inline nlohmann::json parse_json_bounded(const std::string& text, const std::str
   } catch (const std::exception& e) {
     throw Error(name + ": invalid JSON: " + e.what());
   }
+}
+
+// Out: text whose strings may hold bytes that are not UTF-8 (file names):
+// replaced by U+FFFD instead of nlohmann's type_error.316 exception.
+inline std::string json_text(const nlohmann::json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace c8
