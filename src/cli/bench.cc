@@ -71,12 +71,17 @@ CommandAction add_bench_command(CLI::App& app) {
           s[d] = d + 2 == s.size() ? h : (d + 1 == s.size() ? w : 3);
         }
       }
-      inputs.push_back(random_input(v.dtype, s, 1234 + i));
+      try {
+        inputs.push_back(random_input(v.dtype, s, 1234 + i));
+      } catch (const std::exception& e) {
+        throw Error(m.path + ": input '" + v.name + "' (" + dtype_name(v.dtype) + "): " + e.what());
+      }
     }
     SessionOptions so;
     so.threads = o->threads;
     so.fast = !o->reference;
     so.profile = o->profile;
+    so.name = m.path;
     Session s(m.graph, so);
     s.run(inputs);  // first inference: plan, create primitives, reorder weights
     double first = now_seconds() - t_load0;

@@ -46,7 +46,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
   cmd->add_option("--preset", o->preset, "performance: symmetric weights and activations; mixed: asymmetric uint8 activations")
       ->check(CLI::IsMember({"performance", "mixed"}));
   cmd->add_option("--subset", o->subset, "number (300) or percentage (10%) of calibration images, chosen at random (seeded); default all");
-  cmd->add_option("--seed", o->seed, "seed of the subset choice (same seed -> identical output)");
+  cmd->add_option("--seed", o->seed, "seed of the subset choice (same seed -> identical output)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--ignore", o->ignore, "node name or op type kept in FP32 (repeatable)")->take_all();
   cmd->add_option("--act-estimator", o->act_est, "activation range estimator")
       ->check(CLI::IsMember({"minmax", "mean_minmax", "quantile", "kl", "mse"}));
@@ -65,12 +65,14 @@ CommandAction add_calibrate_command(CLI::App& app) {
   o->pre.add_to(cmd);
   return [o]() {
     double t_start = now_seconds();
+    if (o->output.empty()) throw Error("-o: the output path is empty");
     // Every output checked before any work (an unwritable folder used to fail
     // after the whole calibration), and never onto an input.
     check_outputs({{"model", o->model == "default" ? std::string() : o->model}, {"--config", o->pre.config}},
                   {{"-o", o->output}, {"--report", o->report}},
                   {{"--dataset", o->dataset}, {"--calib-dataset", o->calib_dataset}});
     LoadedModel m = load_model_arg(o->model);
+    check_outputs(external_data_inputs(m), {{"-o", o->output}, {"--report", o->report}});
     refuse_quantized(m.graph, m.path);
     require_supported(m);
     std::string val_path = o->dataset;
@@ -88,8 +90,9 @@ CommandAction add_calibrate_command(CLI::App& app) {
     }
     Preprocess p = o->pre.resolve(m.preprocess);
     Graph g = prepare_for_calibration(m.graph);
-    InputGeometry geo = input_geometry(g, p);
-    validate_preprocess(p, geo.channels);
+    InputGeometry geo = input_geometry(m, p);
+    o->pre.validate(p, geo.channels);
+    check_plan(m, geo);
     auto ds = open_dataset(calib_path);
     size_t first = 0, last = ds->size();
     if (!o->calib_range.empty()) std::tie(first, last) = parse_index_range(o->calib_range, ds->size());

@@ -11,6 +11,7 @@
 #include "ir/onnx_import.h"
 #include "runtime/error.h"
 #include "runtime/json_io.h"
+#include "runtime/session.h"
 
 extern const unsigned char c8_default_model[];
 extern const size_t c8_default_model_size;
@@ -114,6 +115,40 @@ Preprocess PreprocessFlags::resolve(const Preprocess& base) const {
   return p;
 }
 
+void PreprocessFlags::validate(const Preprocess& p, int model_channels) const {
+  try {
+    validate_preprocess(p, model_channels);
+  } catch (const Error& e) {
+    if (config.empty()) throw;
+    throw Error(config + (size.empty() && mean.empty() && std.empty() && layout.empty() && color.empty() && !resize && !crop
+                              ? ": "
+                              : " (with the preprocessing flags): ") +
+                e.what());
+  }
+}
+
+InputGeometry input_geometry(const LoadedModel& m, const Preprocess& p) {
+  try {
+    return input_geometry(m.graph, p);
+  } catch (const Error& e) {
+    throw Error(m.path + ": " + e.what());
+  }
+}
+
+std::vector<NamedPath> external_data_inputs(const LoadedModel& m) {
+  std::vector<NamedPath> r;
+  for (const std::string& f : m.graph.external_files) r.push_back({"external data of " + m.path, f});
+  return r;
+}
+
+void check_plan(const LoadedModel& m, const InputGeometry& geo) {
+  SessionOptions so;
+  so.name = m.path;
+  Session s(m.graph, so);
+  const int64_t b = geo.batch > 0 ? geo.batch : 1;
+  s.prepare({geo.nhwc ? Shape{b, geo.height, geo.width, geo.channels} : Shape{b, geo.channels, geo.height, geo.width}});
+}
+
 InputGeometry input_geometry(const Graph& g, const Preprocess& p) {
   if (g.inputs.size() != 1)
     throw Error("model has " + std::to_string(g.inputs.size()) + " inputs; image commands need exactly one image input");
@@ -125,6 +160,8 @@ InputGeometry input_geometry(const Graph& g, const Preprocess& p) {
   if (v.dtype != DType::F32) throw Error("input '" + v.name + "' is " + dtype_name(v.dtype) + "; only float32 image inputs are supported");
   if (!v.has_shape || v.shape.size() != 4)
     throw Error("input '" + v.name + "' has shape " + shape_str(v.shape) + "; expected a 4-D image tensor");
+  for (int64_t d : v.shape)
+    if (d == 0) throw Error("input '" + v.name + "' has shape " + shape_str(v.shape) + ": a dimension of 0 holds no image");
   geo.batch = v.shape[0];
   int64_t c = v.shape[geo.nhwc ? 3 : 1], h = v.shape[geo.nhwc ? 1 : 2], w = v.shape[geo.nhwc ? 2 : 3];
   if (c < 0) throw Error("input '" + v.name + "': channel count is unknown");

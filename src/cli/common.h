@@ -10,6 +10,7 @@
 
 #include "eval/datasets/dataset.h"
 #include "eval/preprocess.h"
+#include "cli/outputs.h"
 #include "ir/graph.h"
 
 namespace c8 {
@@ -44,6 +45,8 @@ struct PreprocessFlags {
   void add_to(CLI::App* app);
   // Merges --config (JSON) with the flags (flags win) over a base.
   Preprocess resolve(const Preprocess& base) const;
+  // validate_preprocess, naming --config FILE in the error when one was given.
+  void validate(const Preprocess& p, int model_channels) const;
 };
 
 // The model's single image input: (channels, height, width), with unknown
@@ -56,6 +59,8 @@ struct InputGeometry {
   bool nhwc = false;
 };
 InputGeometry input_geometry(const Graph& g, const Preprocess& p);
+// Same, errors prefixed with the model's file.
+InputGeometry input_geometry(const LoadedModel& m, const Preprocess& p);
 
 // Fills batch slot `slot` of an input tensor [B, C, H, W] (or NHWC).
 void fill_sample(Tensor& batch, int slot, const Image& img, const Preprocess& p, const InputGeometry& geo);
@@ -83,4 +88,11 @@ void print_json(const nlohmann::json& j);
 namespace c8 {
 // Throws one line listing every node calibr8 cannot run (name and type).
 void require_supported(const LoadedModel& m);
+// The files a model's weights were read from, as inputs for check_outputs
+// (known only once the model is loaded).
+std::vector<NamedPath> external_data_inputs(const LoadedModel& m);
+// Builds (without running) the fast runtime's plan for one image of `geo`:
+// what run / evaluate / bench do first, so that `calibrate` fails before its
+// work and `info` refuses the same models. Errors name the file and node.
+void check_plan(const LoadedModel& m, const InputGeometry& geo);
 }  // namespace c8

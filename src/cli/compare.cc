@@ -53,6 +53,7 @@ CommandAction add_compare_command(CLI::App& app) {
     if (!o->calib.empty()) calib = read_json_file(o->calib);
     LoadedModel a = load_model_arg(o->a);
     LoadedModel b = load_model_arg(o->b);
+    for (const LoadedModel* x : {&a, &b}) check_outputs(external_data_inputs(*x), {{"--report", o->report}, {"--html", o->html}});
     require_supported(a);
     require_supported(b);
     std::string ds_path = o->dataset;
@@ -63,19 +64,20 @@ CommandAction add_compare_command(CLI::App& app) {
     // Preprocessing the models carry (embedded default, or recorded by calibrate), A's first.
     bool a_knows = a.is_default || a.graph.metadata.count("calibr8.preprocess");
     Preprocess p = o->pre.resolve(a_knows ? a.preprocess : b.preprocess);
-    InputGeometry ga = input_geometry(a.graph, p);
-    InputGeometry gb;
-    try {
-      gb = input_geometry(b.graph, p);
-    } catch (const Error& e) {
-      throw Error(b.path + ": " + e.what());
-    }
-    if (ga.channels != gb.channels || ga.height != gb.height || ga.width != gb.width || ga.batch != gb.batch)
+    InputGeometry ga = input_geometry(a, p);
+    InputGeometry gb = input_geometry(b, p);
+    // Each model's own faults first (attributes, shapes), then how they differ.
+    check_plan(a, ga);
+    check_plan(b, gb);
+    // A dynamic batch meets any fixed one (an FP32 export with batch ? against
+    // an INT8 file saved with batch 1).
+    const bool batch_ok = ga.batch == gb.batch || ga.batch < 0 || gb.batch < 0;
+    if (ga.channels != gb.channels || ga.height != gb.height || ga.width != gb.width || !batch_ok)
       throw Error(b.path + ": input '" + gb.name + "' [" + std::to_string(gb.batch) + "," + std::to_string(gb.channels) +
                   "," + std::to_string(gb.height) + "," + std::to_string(gb.width) + "] differs from " + a.path + "'s [" +
                   std::to_string(ga.batch) + "," + std::to_string(ga.channels) + "," + std::to_string(ga.height) + "," +
                   std::to_string(ga.width) + "]");
-    validate_preprocess(p, ga.channels);
+    o->pre.validate(p, ga.channels);
 
     CompareConfig c;
     c.path_a = a.path;
@@ -85,7 +87,7 @@ CommandAction add_compare_command(CLI::App& app) {
     c.dataset = ds_path;
     c.pre = p;
     c.input = ImageInput{ga.channels, ga.height, ga.width, ga.nhwc};
-    c.fixed_batch = ga.batch;
+    c.fixed_batch = std::max(ga.batch, gb.batch);
     c.limit = o->limit;
     c.range = o->range;
     c.batch = o->batch;

@@ -34,8 +34,8 @@ CommandAction add_evaluate_command(CLI::App& app) {
       ds_path = m.default_dataset;
     }
     Preprocess p = o->pre.resolve(m.preprocess);
-    InputGeometry geo = input_geometry(m.graph, p);
-    validate_preprocess(p, geo.channels);
+    InputGeometry geo = input_geometry(m, p);
+    o->pre.validate(p, geo.channels);
     auto ds = open_dataset(ds_path);
     std::vector<size_t> idx;
     size_t n = ds->size();
@@ -48,6 +48,7 @@ CommandAction add_evaluate_command(CLI::App& app) {
       throw Error(m.path + ": input '" + geo.name + "' has a fixed batch of " + std::to_string(geo.batch) + "; --batch " + std::to_string(batch) + " is not possible");
     SessionOptions so;
     so.threads = o->threads;
+    so.name = m.path;
     Session s(m.graph, so);
     ImageInput in{geo.channels, geo.height, geo.width, geo.nhwc};
     Progress bar("evaluate", idx.size());

@@ -69,9 +69,28 @@ CommandAction add_info_command(CLI::App& app) {
     j["unsupported_nodes"] = unsupported;
     auto h = g.op_histogram();
     bool has_quantizable = h.count("Conv") || h.count("Gemm") || h.count("MatMul");
+    // The checks the other commands make before their work: a model they
+    // refuse is not "calibratable yes" here. A plan that cannot be built
+    // (attributes, shapes) is an error like theirs; an input that is not one
+    // image tensor only rules out the image commands. The plan is checked when
+    // the spatial size is known (fixed in the model, or recorded with it).
+    std::string image_why;
+    if (unsupported.empty()) {
+      InputGeometry geo;
+      try {
+        geo = input_geometry(m.graph, m.preprocess);
+      } catch (const Error& e) {
+        image_why = e.what();
+      }
+      const Value& in = g.values[size_t(g.inputs.empty() ? 0 : g.inputs[0])];
+      const bool size_known = m.is_default || g.metadata.count("calibr8.preprocess") ||
+                              (in.shape.size() == 4 && in.shape[2] > 0 && in.shape[3] > 0 && in.shape[1] > 0);
+      if (image_why.empty() && size_known) check_plan(m, geo);
+    }
     std::string why;
     if (prec == "INT8-QDQ") why = "the model is already quantized";
     else if (!unsupported.empty()) why = std::to_string(unsupported.size()) + " unsupported node(s)";
+    else if (!image_why.empty()) why = image_why;
     else if (!has_quantizable) why = "no Conv, Gemm or MatMul to quantize";
     j["calibratable"] = why.empty();
     if (!why.empty()) j["not_calibratable_because"] = why;

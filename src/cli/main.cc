@@ -6,6 +6,16 @@
 #include "runtime/atomic_file.h"
 #include "runtime/error.h"
 
+// The error line: printable, and short enough to read (a model with 5000
+// unsupported nodes would otherwise print a 300 KB line).
+static int fail(const std::string& what, int code = 1) {
+  std::string line = c8::printable(what);
+  const size_t cap = 2000;
+  if (line.size() > cap) line = line.substr(0, cap) + "... (" + std::to_string(line.size() - cap) + " more characters)";
+  std::fprintf(stderr, "calibr8: error: %s\n", line.c_str());
+  return code;
+}
+
 int main(int argc, char** argv) {
   c8::install_temp_file_cleanup();
   CLI::App app{"calibr8 — ONNX FP32 -> INT8 post-training calibration toolkit"};
@@ -25,20 +35,22 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // One line like every other error (CLI11's own print adds a second one
+    // and exits with its internal code); 2 = the command line was wrong.
+    std::string where;
+    for (auto* sub : app.get_subcommands({})) if (sub->parsed()) where = sub->get_name() + " ";
+    return fail(std::string(e.what()) + " (see calibr8 " + where + "--help)", 2);
   }
   try {
     for (auto& [sub, action] : cmds)
       if (sub->parsed()) return action();
   } catch (const c8::Error& e) {
-    std::fprintf(stderr, "calibr8: error: %s\n", c8::printable(e.what()).c_str());
-    return 1;
+    return fail(e.what());
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "calibr8: error: out of memory\n");
-    return 1;
+    return fail("out of memory");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "calibr8: error: %s\n", c8::printable(e.what()).c_str());
-    return 1;
+    return fail(e.what());
   }
   return 0;
 }

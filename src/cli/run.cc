@@ -30,13 +30,14 @@ CommandAction add_run_command(CLI::App& app) {
     LoadedModel m = load_model_arg(o->model);
     require_supported(m);
     Preprocess p = o->pre.resolve(m.preprocess);
-    InputGeometry geo = input_geometry(m.graph, p);
-    validate_preprocess(p, geo.channels);
+    InputGeometry geo = input_geometry(m, p);
+    o->pre.validate(p, geo.channels);
     std::vector<std::string> names;
     if (!o->classes.empty()) names = read_class_names(o->classes);
     else if (m.is_default) names = default_model_classes();
     SessionOptions so;
     so.threads = o->threads;
+    so.name = m.path;
     Session s(m.graph, so);
     nlohmann::json out = nlohmann::json::array();
     // Every image is read and decoded before any result is printed: a bad
@@ -52,6 +53,11 @@ CommandAction add_run_command(CLI::App& app) {
       std::vector<Tensor> y = s.run({x});
       Tensor scores = y[0].cast(DType::F32);
       int n = int(scores.numel());
+      // A names file for another model would label every result wrongly.
+      if (ii == 0 && !o->classes.empty() && int64_t(names.size()) != int64_t(n) - p.label_offset)
+        throw Error(o->classes + ": lists " + std::to_string(names.size()) + " class names, but the model scores " +
+                    std::to_string(n) + " classes" +
+                    (p.label_offset ? " (" + std::to_string(n - p.label_offset) + " after --label-offset)" : std::string()));
       std::vector<int> idx = topk_indices(scores.data<float>(), n, std::min(o->top, n));
       nlohmann::json e;
       e["image"] = path;

@@ -2,6 +2,8 @@
 
 #include <stb/stb_image.h>  // implementation lives in libstb.so: no STB_IMAGE_IMPLEMENTATION
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -79,6 +81,65 @@ bool supported_magic(const uint8_t* b, size_t n) {
   return false;
 }
 
+// stb_image decodes a PGM/PPM or an uncompressed BMP that is cut short
+// without a word (the missing rows read as zeros): the bytes the header
+// promises are counted here first. Returns "" when complete, else the reason.
+std::string pnm_shortfall(const uint8_t* b, size_t n) {
+  size_t i = 2;
+  uint64_t v[3] = {0, 0, 0};  // width, height, maxval
+  for (int k = 0; k < 3; ++k) {
+    for (;;) {  // whitespace and comments before each number
+      while (i < n && std::isspace(b[i])) ++i;
+      if (i < n && b[i] == '#') {
+        while (i < n && b[i] != '\n' && b[i] != '\r') ++i;
+        continue;
+      }
+      break;
+    }
+    if (i >= n || !std::isdigit(b[i])) return "corrupt PGM/PPM header";
+    while (i < n && std::isdigit(b[i])) {
+      v[k] = v[k] * 10 + uint64_t(b[i++] - '0');
+      if (v[k] > (uint64_t(1) << 31)) return "corrupt PGM/PPM header (number too large)";
+    }
+  }
+  if (i >= n || !std::isspace(b[i])) return "corrupt PGM/PPM header";
+  ++i;  // exactly one whitespace byte before the pixels
+  if (v[2] == 0 || v[2] > 65535) return "PGM/PPM maxval " + std::to_string(v[2]) + " (must be 1..65535)";
+  // 128-bit: two 31-bit sizes times 6 bytes do not fit in 64.
+  const unsigned __int128 need = (unsigned __int128)(v[0] * v[1]) * (b[1] == '6' ? 3 : 1) * (v[2] > 255 ? 2 : 1);
+  if (n - i < need)
+    return "truncated file: " + std::to_string(n - i) + " of the " + std::to_string(uint64_t(std::min<unsigned __int128>(need, UINT64_MAX))) +
+           " pixel bytes its header declares";
+  return "";
+}
+
+std::string bmp_shortfall(const uint8_t* b, size_t n) {
+  auto le32 = [&](size_t o) { return uint32_t(b[o]) | uint32_t(b[o + 1]) << 8 | uint32_t(b[o + 2]) << 16 | uint32_t(b[o + 3]) << 24; };
+  if (n < 30) return "truncated BMP header";
+  const uint64_t offset = le32(10), dib = le32(14);
+  uint64_t w, h, bpp, compression = 0;
+  if (dib == 12) {  // OS/2 core header: 16-bit sizes
+    w = b[18] | b[19] << 8;
+    h = b[20] | b[21] << 8;
+    bpp = b[24] | b[25] << 8;
+  } else {
+    if (n < 34) return "truncated BMP header";
+    const int32_t sw = int32_t(le32(18)), sh = int32_t(le32(22));
+    w = uint64_t(sw < 0 ? -int64_t(sw) : int64_t(sw));
+    h = uint64_t(sh < 0 ? -int64_t(sh) : int64_t(sh));
+    bpp = b[28] | b[29] << 8;
+    compression = le32(30);
+  }
+  if (compression != 0 && compression != 3) return "";  // RLE and others: stb_image refuses them itself
+  if (bpp == 0 || bpp > 32) return "BMP with " + std::to_string(bpp) + " bits per pixel";
+  const uint64_t row = (bpp * w + 31) / 32 * 4;
+  const unsigned __int128 need = (unsigned __int128)row * h + offset;
+  if (need > n)
+    return "truncated file: " + std::to_string(n) + " bytes, its header declares " +
+           std::to_string(uint64_t(std::min<unsigned __int128>(need, UINT64_MAX)));
+  return "";
+}
+
 }  // namespace
 
 Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
@@ -88,6 +149,8 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
     throw Error(name + ": cannot decode image (unknown or unsupported image format; PNG, JPEG, BMP, PGM/PPM are read)");
   uint64_t hw = 0, hh = 0;
   if (header_size(data, size, hw, hh)) check_image_pixels(hw, hh, name);
+  const std::string short_by = data[0] == 'P' ? pnm_shortfall(data, size) : data[0] == 'B' ? bmp_shortfall(data, size) : "";
+  if (!short_by.empty()) throw Error(name + ": cannot decode image (" + short_by + ")");
   int w = 0, h = 0, comp = 0;
   const auto* buf = reinterpret_cast<const stbi_uc*>(data);
   if (!stbi_info_from_memory(buf, int(size), &w, &h, &comp))

@@ -99,8 +99,14 @@ std::vector<float> floats_from_json(const nlohmann::json& v, const char* key) {
 }
 
 int int_from_json(const nlohmann::json& v, const char* key) {
-  if (v.is_number_integer()) return v.get<int>();
-  if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()) return int(v.get<double>());
+  // In int range only: get<int>() of 3000000000 wraps, int(1e300) is undefined.
+  if (v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(INT32_MAX)) return int(v.get<uint64_t>());
+  if (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() >= INT32_MIN && v.get<int64_t>() <= INT32_MAX)
+    return int(v.get<int64_t>());
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::floor(d) == d && d >= double(INT32_MIN) && d <= double(INT32_MAX)) return int(d);
+  }
   if (v.is_string()) {
     const std::string s = v.get<std::string>();
     char* end = nullptr;
@@ -147,6 +153,10 @@ void validate_preprocess(const Preprocess& p, int model_channels) {
   if (p.layout != "nchw" && p.layout != "nhwc") fail("layout must be 'nchw' or 'nhwc', got '" + p.layout + "'");
   if (p.color != "rgb" && p.color != "bgr") fail("color must be 'rgb' or 'bgr', got '" + p.color + "'");
   if (p.color == "bgr" && model_channels != 3) fail("color 'bgr' needs a 3-channel model input");
+  // Class index = model output index - offset: real models need 0 or 1 (a
+  // background class); anything near int's range would wrap.
+  if (p.label_offset < -65536 || p.label_offset > 65536)
+    fail("label_offset must be between -65536 and 65536, got " + std::to_string(p.label_offset));
 }
 
 std::pair<int, int> preprocessed_size(const Preprocess& p, int in_w, int in_h, int out_w, int out_h) {

@@ -77,6 +77,7 @@ struct Graph {
   std::map<std::string, int64_t> other_opsets;  // domain -> version
   std::string producer_name, producer_version;
   std::map<std::string, std::string> metadata;  // model metadata_props
+  std::vector<std::string> external_files;       // files the importer read external data from (never exported)
 
   int add_value(const std::string& name, DType dt = DType::Undefined);
   int add_constant(const std::string& name, Tensor t);

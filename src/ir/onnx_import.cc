@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -253,6 +254,8 @@ bool type_info_of(const onnx::TypeProto& tp, TypeInfo& out) {
   return true;
 }
 
+constexpr int64_t kNewestKnownOpset = 22;
+
 // Ops whose ONNX 1.12 shape inference is wrong or missing for opsets 18+, so
 // inferred shapes downstream of them are not trusted in newer models.
 const std::set<std::string>& ops_changed_after_17() {
@@ -325,6 +328,13 @@ class Importer {
           break;
         }
     }
+    // An opset past the newest ONNX release calibr8 knows may have changed what
+    // an op means (Softmax did at 13): refuse rather than guess. ONNX 1.17
+    // (2024) defines ai.onnx opset 22; ops_changed_after_17() covers 18-22.
+    if (g.opset > kNewestKnownOpset)
+      fail("ai.onnx opset " + std::to_string(g.opset) + " is newer than any calibr8 knows (up to " +
+           std::to_string(kNewestKnownOpset) + "); re-export the model with opset " + std::to_string(kNewestKnownOpset) +
+           " or lower");
     if (gp.output_size() == 0) fail("graph has no outputs");
 
     try {
@@ -351,6 +361,14 @@ class Importer {
         fail("initializer '" + tp->name() + "': " + e.what());
       }
       inits.emplace(tp->name(), std::move(t));
+      // Remembered so that no command writes an output onto them.
+      if (tp->data_location() == onnx::TensorProto::EXTERNAL)
+        for (const auto& kv : tp->external_data())
+          if (kv.key() == "location") {
+            const std::string f = base_dir_ + "/" + kv.value();
+            if (std::find(g.external_files.begin(), g.external_files.end(), f) == g.external_files.end())
+              g.external_files.push_back(f);
+          }
       init_order.push_back(tp->name());
       release_data(*tp);
     }

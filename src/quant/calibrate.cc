@@ -251,6 +251,7 @@ std::pair<size_t, size_t> parse_index_range(const std::string& spec, size_t n) {
     if (s.empty()) return def;
     for (char ch : s)
       if (ch < '0' || ch > '9') throw Error("range '" + spec + "': expected A:B with non-negative integers");
+    if (s.size() > 18) throw Error("range '" + spec + "': number too large");
     return size_t(std::stoull(s));
   };
   size_t colon = spec.find(':');

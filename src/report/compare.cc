@@ -266,9 +266,12 @@ CompareResult compare_models(const Graph& a, const Graph& b, const CompareConfig
     throw Error("the models' input has a fixed batch of " + std::to_string(fixed) + "; --batch " + std::to_string(batch) +
                 " is not possible");
 
-  SessionOptions so;
+  SessionOptions so, sob;
   so.threads = c.threads;
-  Session sa(a, so), sb(b, so);
+  sob = so;
+  so.name = c.path_a;
+  sob.name = c.path_b;
+  Session sa(a, so), sb(b, sob);
   if (c.accuracy) {
     auto pa = [&](size_t d, size_t t) { if (progress) progress("evaluate A", d, t); };
     auto pb = [&](size_t d, size_t t) { if (progress) progress("evaluate B", d, t); };

@@ -305,10 +305,20 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const std::func
   return res;
 }
 
+// Errors from the passes and the planner name the node; the file is added here
+// so that the user's line names both.
+static Error named(const SessionOptions& o, const Error& e) {
+  return Error(o.name.empty() ? std::string(e.what()) : o.name + ": " + e.what());
+}
+
 Session::Session(Graph g, SessionOptions opts) : g_(std::move(g)), opts_(opts) {
-  if (opts_.optimize && opts_.fast) optimize_graph(g_);
-  std::string err = g_.verify();
-  if (!err.empty()) throw Error("invalid graph after optimisation: " + err);
+  try {
+    if (opts_.optimize && opts_.fast) optimize_graph(g_);
+    std::string err = g_.verify();
+    if (!err.empty()) throw Error("invalid graph after optimisation: " + err);
+  } catch (const Error& e) {
+    throw named(opts_, e);
+  }
 }
 
 Session::~Session() = default;
@@ -318,7 +328,15 @@ const Plan& Session::prepare(const std::vector<Shape>& shapes) {
   if (it == plans_.end()) {
     auto p = std::make_unique<Plan>();
     omp_set_num_threads(std::max(1, opts_.threads));
-    p->build(g_, shapes, opts_);
+    try {
+      p->build(g_, shapes, opts_);
+    } catch (const Error& e) {
+      throw named(opts_, e);
+    } catch (const std::bad_alloc&) {
+      std::string s;
+      for (const Shape& x : shapes) s += (s.empty() ? "" : ", ") + shape_str(x);
+      throw named(opts_, Error("out of memory while planning the model for input shape " + s));
+    }
     it = plans_.emplace(shapes, std::move(p)).first;
   }
   last_ = it->second.get();

@@ -22,6 +22,7 @@ struct SessionOptions {
   bool optimize = true;   // run the graph passes (fusions, folding)
   bool fast = true;       // false: every node uses its reference kernel (oracle)
   bool profile = false;   // time every step (Session::profile()); no cost when off
+  std::string name;       // the model's file: prefixes every error the session throws
 };
 
 struct KernelRecord {
