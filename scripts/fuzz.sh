@@ -33,14 +33,17 @@ cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >&2
 # Seeds beyond the kept corpus (not committed: they come from installed packages and ../shared).
 seeds=build-fuzz/seeds
 rm -rf "$seeds"; mkdir -p "$seeds"/{onnx_import,image}
-find /usr/share/libonnx-testdata/data/node -name model.onnx -size -16k 2>/dev/null | sort | head -400 |
-  while read -r f; do cp "$f" "$seeds/onnx_import/$(basename "$(dirname "$f")").onnx"; done
-[ -d ../shared/data ] && find ../shared/data -type f \( -name '*.png' -o -name '*.jpg' \) -size -24k | sort | head -40 |
-  while read -r f; do cp "$f" "$seeds/image/"; done
+# (mapfile, not "| head": head closing the pipe early fails the script under pipefail)
+mapfile -t models < <(find /usr/share/libonnx-testdata/data/node -name model.onnx -size -16k 2>/dev/null | sort)
+for f in "${models[@]:0:400}"; do cp "$f" "$seeds/onnx_import/$(basename "$(dirname "$f")").onnx"; done
+images=()
+[ -d ../shared/data ] && mapfile -t images < <(find ../shared/data -type f \( -name '*.png' -o -name '*.jpg' \) -size -24k | sort)
+for f in "${images[@]:0:40}"; do cp "$f" "$seeds/image/"; done
 
 mkdir -p tests/fuzz
 [ -f tests/fuzz/log.tsv ] || printf 'date\ttarget\tseconds\texecs\tcorpus\tfindings\tcpu\n' > tests/fuzz/log.tsv
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')$(grep -qw avx512_vnni /proc/cpuinfo && echo ', avx512_vnni')"
+export UBSAN_OPTIONS=print_stacktrace=1 ASAN_OPTIONS=detect_leaks=0
 run_one() {
   local t=$1 dir=build-fuzz
   mkdir -p "$dir/corpus/$t" "$dir/findings/$t" "$seeds/$t"

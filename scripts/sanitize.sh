@@ -10,6 +10,7 @@ bash scripts/setup.sh >/dev/null  # packages (and the normal build, for the mode
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DC8_SANITIZE=ON >/dev/null
 cmake --build build-sanitize -j"$(nproc)" >&2
 cd build-sanitize
+export XDG_CACHE_HOME="$PWD/xdg-cache"  # the CLI tests' tuning cache (--tune cached)
 # oneDNN's JIT code and OpenMP runtime are not instrumented: leak checks off
 # for them (detect_leaks=0); everything else aborts on the first report.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1

@@ -10,6 +10,9 @@ C8_WITH_TORCH=1 bash scripts/setup.sh
 # torchvision architectures for the ONNX Runtime agreement tests (skips models already exported).
 /usr/bin/python3 scripts/export_torchvision.py build/models >&2
 cd build
+# The CLI tests run with --tune cached (the default): their tuning cache lives
+# here, not in the user's ~/.cache.
+export XDG_CACHE_HOME="$PWD/xdg-cache"
 rc=0
 echo "== tests, native ISA" >&2
 ctest --output-on-failure -j"$(nproc)" --timeout 900 || rc=1

@@ -26,7 +26,7 @@ Tensor random_input(DType dt, const Shape& s, uint64_t seed) {
 
 CommandAction add_bench_command(CLI::App& app) {
   struct Opts {
-    std::string model, size;
+    std::string model, size, tune;
     int batch = 1, threads = 1, warmup = 3;
     double seconds = 5;
     bool json = false, reference = false, kernels = false, profile = false, flops = false;
@@ -37,6 +37,7 @@ CommandAction add_bench_command(CLI::App& app) {
   cmd->add_option("model", o->model, "ONNX file, or 'default' for the embedded model")->required();
   cmd->add_option("--batch", o->batch, "batch size")->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", o->threads, "threads")->check(CLI::Range(1, 256));
+  add_tune_option(cmd, &o->tune);
   cmd->add_option("--seconds", o->seconds, "measure for this long")->check(CLI::Range(0.01, 3600.0));
   cmd->add_option("--warmup", o->warmup, "untimed runs first")->check(CLI::Range(0, 1000));
   cmd->add_option("--size", o->size, "WxH for inputs whose spatial dims are unknown (default 224x224)");
@@ -79,6 +80,7 @@ CommandAction add_bench_command(CLI::App& app) {
     }
     SessionOptions so;
     so.threads = o->threads;
+    so.tune = parse_tune(o->tune);
     so.fast = !o->reference;
     so.profile = o->profile;
     so.name = m.path;
@@ -116,7 +118,11 @@ CommandAction add_bench_command(CLI::App& app) {
     j["kernels"] = impls;
     if (o->kernels) {
       nlohmann::json per = nlohmann::json::array();
-      for (auto& k : s.kernels()) per.push_back({{"node", k.node}, {"op", k.op}, {"impl", k.impl}});
+      for (auto& k : s.kernels()) {
+        nlohmann::json e = {{"node", k.node}, {"op", k.op}, {"impl", k.impl}};
+        if (!k.tuned_ms.empty()) e["tuned"] = {{"winner", k.factory}, {"ms", k.tuned_ms}, {"from_cache", k.cached}};
+        per.push_back(e);
+      }
       j["per_node"] = per;
     }
     Profile prof;
@@ -147,7 +153,17 @@ CommandAction add_bench_command(CLI::App& app) {
     for (auto& [k, n] : impls) std::printf(" %s x%d", k.c_str(), n);
     std::printf("\n");
     if (o->kernels)
-      for (auto& k : s.kernels()) std::printf("  %-40s %-18s %s\n", k.node.c_str(), k.op.c_str(), k.impl.c_str());
+      for (auto& k : s.kernels()) {
+        std::printf("  %-40s %-18s %s\n", k.node.c_str(), k.op.c_str(), k.impl.c_str());
+        if (k.tuned_ms.empty()) continue;
+        // Chosen by measurement: the winner and every other candidate, fastest first.
+        std::vector<std::pair<double, std::string>> by_ms;
+        for (auto& [name, ms] : k.tuned_ms) by_ms.push_back({ms, name});
+        std::sort(by_ms.begin(), by_ms.end());
+        std::printf("  %-40s %-18s tuned%s:", "", "", k.cached ? " (cache)" : "");
+        for (auto& [ms, name] : by_ms) std::printf(" %s %.3f ms%s", name.c_str(), ms, name == k.factory ? " *" : "");
+        std::printf("\n");
+      }
     if (o->profile) std::fputs(format_profile(prof, size_t(o->profile_top)).c_str(), stdout);
     return 0;
   };

@@ -135,6 +135,14 @@ InputGeometry input_geometry(const LoadedModel& m, const Preprocess& p) {
   }
 }
 
+void add_tune_option(CLI::App* cmd, std::string* tune) {
+  *tune = "cached";
+  cmd->add_option("--tune", *tune,
+                  "kernel choice by measurement: cached (time once per CPU and node, then reuse; default), full (time "
+                  "again), off (fixed rules)")
+      ->check(CLI::IsMember({"off", "cached", "full"}));
+}
+
 std::vector<NamedPath> external_data_inputs(const LoadedModel& m) {
   std::vector<NamedPath> r;
   for (const std::string& f : m.graph.external_files) r.push_back({"external data of " + m.path, f});

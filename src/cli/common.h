@@ -86,6 +86,9 @@ void print_json(const nlohmann::json& j);
 }  // namespace c8
 
 namespace c8 {
+// --tune off|cached|full (runtime/tuning.h), default cached.
+void add_tune_option(CLI::App* cmd, std::string* tune);
+
 // Throws one line listing every node calibr8 cannot run (name and type).
 void require_supported(const LoadedModel& m);
 // The files a model's weights were read from, as inputs for check_outputs

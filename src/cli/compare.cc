@@ -16,7 +16,7 @@ namespace c8 {
 
 CommandAction add_compare_command(CLI::App& app) {
   struct Opts {
-    std::string a, b, dataset, report, html, calib, range;
+    std::string a, b, dataset, report, html, calib, range, tune;
     int limit = 0, batch = 0, threads = 1, layer_images = 16, warmup = 3;
     double seconds = 4;
     bool json = false, no_speed = false, no_layers = false;
@@ -33,6 +33,7 @@ CommandAction add_compare_command(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "evaluation batch size (default: 8 for dynamic-batch models, else the model's)")
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", o->threads, "threads (both models)")->check(CLI::Range(1, 256));
+  add_tune_option(cmd, &o->tune);
   cmd->add_option("--seconds", o->seconds, "total time of the interleaved A/B latency measurement (batch 1)")
       ->check(CLI::Range(0.01, 3600.0));
   cmd->add_option("--warmup", o->warmup, "untimed runs of each model before timing")->check(CLI::Range(0, 1000));
@@ -92,6 +93,7 @@ CommandAction add_compare_command(CLI::App& app) {
     c.range = o->range;
     c.batch = o->batch;
     c.threads = o->threads;
+    c.tune = parse_tune(o->tune);
     c.seconds = o->seconds;
     c.warmup = o->warmup;
     c.layer_images = o->layer_images;

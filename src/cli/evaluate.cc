@@ -10,7 +10,7 @@ namespace c8 {
 
 CommandAction add_evaluate_command(CLI::App& app) {
   struct Opts {
-    std::string model, dataset, range;
+    std::string model, dataset, range, tune;
     int limit = 0, batch = 0, threads = 1;
     bool json = false;
     PreprocessFlags pre;
@@ -23,6 +23,7 @@ CommandAction add_evaluate_command(CLI::App& app) {
   cmd->add_option("--range", o->range, "evaluate only images [A, B) in file order, e.g. 200: (the images calibrate --calib-range 0:200 left out)");
   cmd->add_option("--batch", o->batch, "batch size (default: 8 for dynamic-batch models, else the model's)")->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", o->threads, "threads")->check(CLI::Range(1, 256));
+  add_tune_option(cmd, &o->tune);
   cmd->add_flag("--json", o->json, "print one JSON object on stdout");
   o->pre.add_to(cmd);
   return [o]() {
@@ -48,6 +49,7 @@ CommandAction add_evaluate_command(CLI::App& app) {
       throw Error(m.path + ": input '" + geo.name + "' has a fixed batch of " + std::to_string(geo.batch) + "; --batch " + std::to_string(batch) + " is not possible");
     SessionOptions so;
     so.threads = o->threads;
+    so.tune = parse_tune(o->tune);
     so.name = m.path;
     Session s(m.graph, so);
     ImageInput in{geo.channels, geo.height, geo.width, geo.nhwc};

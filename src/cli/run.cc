@@ -11,7 +11,7 @@ namespace c8 {
 
 CommandAction add_run_command(CLI::App& app) {
   struct Opts {
-    std::string model, classes;
+    std::string model, classes, tune;
     std::vector<std::string> images;
     int top = 5, threads = 1;
     bool json = false;
@@ -24,6 +24,7 @@ CommandAction add_run_command(CLI::App& app) {
   cmd->add_option("--classes", o->classes, "class names, one per line (a leading wnid token is dropped)");
   cmd->add_option("--top", o->top, "how many classes to print")->check(CLI::Range(1, 1000));
   cmd->add_option("--threads", o->threads, "threads")->check(CLI::Range(1, 256));
+  add_tune_option(cmd, &o->tune);
   cmd->add_flag("--json", o->json, "print one JSON object on stdout");
   o->pre.add_to(cmd);
   return [o]() {
@@ -37,6 +38,7 @@ CommandAction add_run_command(CLI::App& app) {
     else if (m.is_default) names = default_model_classes();
     SessionOptions so;
     so.threads = o->threads;
+    so.tune = parse_tune(o->tune);
     so.name = m.path;
     Session s(m.graph, so);
     nlohmann::json out = nlohmann::json::array();

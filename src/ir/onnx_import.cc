@@ -435,6 +435,8 @@ class Importer {
           continue;
         }
         auto pit = produced_by.find(out);
+        if (pit != produced_by.end() && pit->second == i)  // (this node is not in g.nodes yet)
+          fail(who + ": lists output '" + out + "' twice");
         if (pit != produced_by.end())
           fail(who + ": output '" + out + "' is already produced by node '" +
                g.nodes[size_t(pit->second)].name + "'");
@@ -671,6 +673,7 @@ class Importer {
       for (auto& n : *cg->mutable_node())
         if (n.domain() == "ai.onnx") n.set_domain("");
       onnx::ShapeInferenceOptions opts(false, 0, false);
+      guard_onnx_shape_inference();
       onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), opts);
       auto take = [&](const onnx::ValueInfoProto& vi) {
         TypeInfo ti;

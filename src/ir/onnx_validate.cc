@@ -1,9 +1,12 @@
 #include "ir/onnx_validate.h"
 
+#include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include <onnx/checker.h>
 #include <onnx/defs/schema.h>
+#include <onnx/defs/shape_inference.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 #include <onnx/version_converter/convert.h>
@@ -32,6 +35,58 @@ bool opset_known(const onnx::ModelProto& model) {
 }
 
 }  // namespace
+
+namespace {
+
+// The rank of input `i` when inference knows it, else -1.
+int input_rank(onnx::InferenceContext& ctx, size_t i) {
+  if (i >= ctx.getNumInputs()) return -1;
+  const onnx::TypeProto* t = ctx.getInputType(i);
+  if (!t || !t->has_tensor_type() || !t->tensor_type().has_shape()) return -1;
+  return t->tensor_type().shape().dim_size();
+}
+
+}  // namespace
+
+void guard_onnx_shape_inference() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // op -> index of its weight input (-1: none)
+    const std::pair<const char*, int> ops[] = {{"Conv", 1},        {"ConvTranspose", 1}, {"ConvInteger", 1},
+                                               {"QLinearConv", 3}, {"MaxPool", -1},      {"AveragePool", -1},
+                                               {"LpPool", -1},     {"MaxRoiPool", -1},   {"MaxUnpool", -1}};
+    for (const auto& [op, w_index] : ops) {
+      std::set<const onnx::OpSchema*> seen;
+      for (int v = 1; v <= 25; ++v) {
+        const onnx::OpSchema* s = onnx::OpSchemaRegistry::Schema(op, v);
+        if (!s || !seen.insert(s).second) continue;
+        onnx::InferenceFunction original = s->GetTypeAndShapeInferenceFunction();
+        if (!original) continue;
+        const std::string name = op;
+        const int wi = w_index;
+        // ONNX 1.12 reads dims past the end when X's rank, W's rank and the
+        // window attributes disagree (ConvTranspose of a rank-2 X: SIGSEGV,
+        // found by fuzzing): refuse those before its inference runs.
+        const_cast<onnx::OpSchema*>(s)->TypeAndShapeInferenceFunction([original, name, wi](onnx::InferenceContext& ctx) {
+          const int r = input_rank(ctx, 0);
+          if (r >= 0) {
+            if (r < 3) fail_shape_inference(name, ": input X has rank ", r, "; expected N, C and at least one spatial dim");
+            const int wr = wi >= 0 ? input_rank(ctx, size_t(wi)) : -1;
+            if (wr >= 0 && wr != r) fail_shape_inference(name, ": weights have rank ", wr, " but input X has rank ", r);
+            for (const char* a : {"kernel_shape", "strides", "dilations", "output_padding", "output_shape", "pads"}) {
+              const onnx::AttributeProto* ap = ctx.getAttribute(a);
+              const int want = std::string(a) == "pads" ? 2 * (r - 2) : r - 2;
+              if (ap && ap->ints_size() != want && !(std::string(a) == "output_shape" && ap->ints_size() == r))
+                fail_shape_inference(name, ": attribute ", a, " has ", ap->ints_size(), " values; input X has ", r - 2,
+                                     " spatial dims");
+            }
+          }
+          original(ctx);
+        });
+      }
+    }
+  });
+}
 
 void check_window_attributes(const onnx::GraphProto& gp) {
   for (const auto& np : gp.node()) {
@@ -84,6 +139,7 @@ bool validate_for_writing(onnx::ModelProto& model, const std::string& who) {
     // also gives the graph input / output shapes calibr8 did not know, which
     // the checker requires.
     onnx::ModelProto copy = light_copy(model);
+    guard_onnx_shape_inference();
     onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), onnx::ShapeInferenceOptions(true, 1, false));
     std::unordered_map<std::string, const onnx::TypeProto*> inferred;
     for (const auto& vi : copy.graph().value_info()) inferred[vi.name()] = &vi.type();
@@ -103,6 +159,7 @@ bool validate_for_writing(onnx::ModelProto& model, const std::string& who) {
 }
 
 Graph upgrade_opset(const Graph& g, int64_t target, const std::string& who) {
+  guard_onnx_shape_inference();
   if (g.opset >= target) return g;
   onnx::ModelProto in;
   graph_to_proto(g, in);

@@ -20,6 +20,12 @@ namespace c8 {
 // subgraphs, ai.onnx nodes).
 void check_window_attributes(const onnx::GraphProto& gp);
 
+// Wraps ONNX's shape inference of the conv and pooling ops (once per
+// process) with rank checks its own code lacks: X of rank < 3, W's rank
+// differing from X's, or window attributes of the wrong length become a
+// shape-inference error instead of a read past the end. Call before InferShapes.
+void guard_onnx_shape_inference();
+
 // Checks a model before it is written: strict shape inference (node errors
 // thrown, inferred vs declared types checked) on a copy without the weights'
 // bytes, then the ONNX checker. Fills the graph input / output shapes calibr8

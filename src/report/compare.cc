@@ -268,6 +268,7 @@ CompareResult compare_models(const Graph& a, const Graph& b, const CompareConfig
 
   SessionOptions so, sob;
   so.threads = c.threads;
+  so.tune = c.tune;
   sob = so;
   so.name = c.path_a;
   sob.name = c.path_b;

@@ -69,6 +69,7 @@ struct CompareConfig {
   std::string range;      // "A:B", "A:", ":B" or "N" (= 0:N): images [A, B) in file order, after --limit (as evaluate)
   int batch = 0;          // evaluation batch (0: 8, or the fixed batch)
   int threads = 1;
+  Tune tune = Tune::Off;   // kernel choice by measurement for both models
   double seconds = 4;     // total time of the interleaved latency measurement
   int warmup = 3;
   int layer_images = 16;

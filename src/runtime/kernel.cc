@@ -61,27 +61,23 @@ bool is_plain_md(const dnnl::memory::desc& md) {
 }
 
 namespace {
-struct Entry {
-  int priority;
-  KernelFactory f;
-};
-std::map<std::string, std::vector<Entry>>& fast_table() {
-  static std::map<std::string, std::vector<Entry>> t;
+std::map<std::string, std::vector<FastKernel>>& fast_table() {
+  static std::map<std::string, std::vector<FastKernel>> t;
   return t;
 }
 }  // namespace
 
-void register_fast_kernel(const std::string& op, int priority, KernelFactory f) {
+void register_fast_kernel(const std::string& op, int priority, const std::string& name, KernelFactory f) {
   auto& v = fast_table()[op];
-  v.push_back({priority, std::move(f)});
-  std::stable_sort(v.begin(), v.end(), [](const Entry& a, const Entry& b) { return a.priority > b.priority; });
+  v.push_back({priority, name, std::move(f)});
+  std::stable_sort(v.begin(), v.end(), [](const FastKernel& a, const FastKernel& b) { return a.priority > b.priority; });
 }
 
-std::vector<const KernelFactory*> fast_kernels_for(const std::string& op) {
-  std::vector<const KernelFactory*> r;
+std::vector<const FastKernel*> fast_kernels_for(const std::string& op) {
+  std::vector<const FastKernel*> r;
   auto it = fast_table().find(op);
   if (it != fast_table().end())
-    for (auto& e : it->second) r.push_back(&e.f);
+    for (auto& e : it->second) r.push_back(&e);
   return r;
 }
 

@@ -64,6 +64,12 @@ class Kernel {
   virtual void execute(KernelIO& io) = 0;
   // What runs, for reports and tests: e.g. "dnnl:brgconv:avx512_core f32" or "ref".
   virtual std::string impl() const = 0;
+  // Kernels of one node with the same non-empty contract are interchangeable,
+  // and the planner may pick among them by timing (runtime/tuning.h):
+  // "int8-exact" = the exact integer result (bit-identical between kernels),
+  // "f32" = FP32 math (kernels differ only in float rounding). Empty: this
+  // kernel's numbers are its own (an FP32 fall-back of an INT8 node, ...).
+  virtual std::string contract() const { return ""; }
 };
 
 struct BuildCtx {
@@ -73,20 +79,29 @@ struct BuildCtx {
   std::vector<ValueInfo> in;   // one per node input (absent: dtype Undefined)
   std::vector<ValueInfo> out;  // dtype/shape pre-filled by shape inference; kernel sets md (defaults to plain)
   int threads = 1;
+  // Set while the planner collects candidates to time: a factory then skips
+  // the speed rules it would otherwise decide by (keeps its correctness checks).
+  bool tuning = false;
 };
 
 using KernelFactory = std::function<std::unique_ptr<Kernel>(BuildCtx&)>;  // nullptr = not handled
 
-void register_fast_kernel(const std::string& op, int priority, KernelFactory f);
-std::vector<const KernelFactory*> fast_kernels_for(const std::string& op);
+struct FastKernel {
+  int priority;
+  std::string name;  // the factory's name: what the tuning cache records
+  KernelFactory make;
+};
+void register_fast_kernel(const std::string& op, int priority, const std::string& name, KernelFactory f);
+// Highest priority first.
+std::vector<const FastKernel*> fast_kernels_for(const std::string& op);
 
 struct FastKernelRegistrar {
-  FastKernelRegistrar(const std::string& op, int priority, KernelFactory f) {
-    register_fast_kernel(op, priority, std::move(f));
+  FastKernelRegistrar(const std::string& op, int priority, const char* name, KernelFactory f) {
+    register_fast_kernel(op, priority, name, std::move(f));
   }
 };
 #define C8_REGISTER_FAST_KERNEL(op, prio, fn) \
-  static ::c8::FastKernelRegistrar C8_CONCAT(c8_fk_, __LINE__)(op, prio, fn)
+  static ::c8::FastKernelRegistrar C8_CONCAT(c8_fk_, __LINE__)(op, prio, #fn, fn)
 
 // Converts an input from whatever layout it arrives in to a layout a kernel
 // wants, with a cached reorder primitive and its own scratch buffer; a no-op

@@ -45,7 +45,75 @@ class Plan {
  private:
   void allocate();
   Tensor plain_of(int v);  // plain copy/view for observers
+  bool tune_node(Tune mode, const std::string& machine, std::unique_ptr<Kernel>& k, BuildCtx& ctx, KernelRecord& rec);
 };
+
+static std::unique_ptr<Kernel> try_make(const FastKernel& f, BuildCtx& ctx) {
+  try {
+    return f.make(ctx);
+  } catch (const dnnl::error&) {
+    return nullptr;  // oneDNN has no implementation for this configuration
+  }
+}
+
+// Kernel choice by measurement (runtime/tuning.h): every factory builds with
+// its speed rules off; the candidates promising the numbers of the highest
+// priority one (its contract) are timed and the fastest is set in k / ctx.
+// False when the highest priority kernel promises nothing (an FP32
+// fall-back of an INT8 node, ...): then the fixed rules decide.
+bool Plan::tune_node(Tune mode, const std::string& machine, std::unique_ptr<Kernel>& k, BuildCtx& ctx, KernelRecord& rec) {
+  const BuildCtx base = ctx;
+  const std::string key = node_signature(base);
+  const auto factories = fast_kernels_for(base.node->op);
+  TuningCache& cache = TuningCache::instance();
+  // A cached winner is built alone: the second load costs what an untuned one does.
+  if (const TuneRecord* r = mode == Tune::Cached ? cache.find(machine, key) : nullptr) {
+    for (const FastKernel* f : factories) {
+      if (f->name != r->winner) continue;
+      BuildCtx t = base;
+      t.tuning = true;
+      std::unique_ptr<Kernel> w = try_make(*f, t);
+      if (w && !w->contract().empty()) {
+        k = std::move(w), ctx = std::move(t);
+        rec.tuned_ms = r->ms, rec.factory = r->winner, rec.cached = true;
+        return true;
+      }
+    }
+  }
+  std::vector<std::unique_ptr<Kernel>> ks;
+  std::vector<BuildCtx> cs;
+  std::vector<std::string> names;
+  std::string contract;
+  for (const FastKernel* f : factories) {
+    BuildCtx t = base;
+    t.tuning = true;
+    std::unique_ptr<Kernel> c = try_make(*f, t);
+    if (!c) continue;
+    if (ks.empty() && names.empty()) {
+      contract = c->contract();
+      if (contract.empty()) return false;
+    }
+    if (c->contract() != contract) continue;
+    ks.push_back(std::move(c)), cs.push_back(std::move(t)), names.push_back(f->name);
+  }
+  if (ks.empty()) return false;
+  if (ks.size() == 1) {  // one kernel keeps the contract: nothing to time
+    k = std::move(ks[0]), ctx = std::move(cs[0]);
+    return true;
+  }
+  std::vector<Kernel*> kp;
+  std::vector<const BuildCtx*> cp;
+  for (size_t i = 0; i < ks.size(); ++i) kp.push_back(ks[i].get()), cp.push_back(&cs[i]);
+  const std::vector<double> ms = time_kernels(kp, cp, eng, strm);
+  const size_t best = size_t(std::min_element(ms.begin(), ms.end()) - ms.begin());
+  TuneRecord r;
+  r.winner = names[best];
+  for (size_t i = 0; i < ks.size(); ++i) r.ms[names[i]] = ms[i];
+  rec.tuned_ms = r.ms, rec.factory = r.winner;
+  cache.put(machine, key, std::move(r));
+  k = std::move(ks[best]), ctx = std::move(cs[best]);
+  return true;
+}
 
 static std::shared_ptr<uint8_t> alloc_bytes(size_t n) {
   Tensor t(DType::U8, {int64_t(std::max<size_t>(n, 1))});
@@ -64,6 +132,7 @@ void Plan::build(const Graph& src, const std::vector<Shape>& shapes, const Sessi
     info[v].md = plain_md(val.dtype, val.shape);
     if (val.constant) info[v].constant = &*val.constant;
   }
+  const std::string machine = o.tune != Tune::Off ? machine_signature() : "";
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     const Node& n = g.nodes[ni];
     BuildCtx ctx;
@@ -74,15 +143,13 @@ void Plan::build(const Graph& src, const std::vector<Shape>& shapes, const Sessi
     for (int v : n.inputs) ctx.in.push_back(v >= 0 ? info[size_t(v)] : ValueInfo());
     for (int v : n.outputs) ctx.out.push_back(v >= 0 ? info[size_t(v)] : ValueInfo());
     std::unique_ptr<Kernel> k;
-    if (o.fast) {
-      for (const KernelFactory* f : fast_kernels_for(n.op)) {
+    KernelRecord rec{n.name, n.op, "", {}, "", false};
+    // With one factory for the op there is nothing to choose: the fixed path.
+    const bool tune = o.fast && o.tune != Tune::Off && fast_kernels_for(n.op).size() > 1;
+    if (!tune || !tune_node(o.tune, machine, k, ctx, rec)) {
+      for (const FastKernel* f : o.fast ? fast_kernels_for(n.op) : std::vector<const FastKernel*>{}) {
         BuildCtx trial = ctx;
-        try {
-          k = (*f)(trial);
-        } catch (const dnnl::error&) {
-          k.reset();  // oneDNN has no implementation for this configuration
-        }
-        if (k) {
+        if ((k = try_make(*f, trial))) {
           ctx = std::move(trial);
           break;
         }
@@ -91,7 +158,8 @@ void Plan::build(const Graph& src, const std::vector<Shape>& shapes, const Sessi
     if (!k) k = make_ref_kernel(ctx);
     for (size_t i = 0; i < n.outputs.size(); ++i)
       if (n.outputs[i] >= 0) info[size_t(n.outputs[i])] = ctx.out[i];
-    records.push_back({n.name, n.op, k->impl()});
+    rec.impl = k->impl();
+    records.push_back(rec);
     Step s;
     s.node = int(ni);
     s.kernel = std::move(k);
@@ -99,6 +167,7 @@ void Plan::build(const Graph& src, const std::vector<Shape>& shapes, const Sessi
     s.out = n.outputs;
     steps.push_back(std::move(s));
   }
+  if (o.tune != Tune::Off) TuningCache::instance().save();
   allocate();
   for (Step& s : steps) {
     s.io.stream = &strm;

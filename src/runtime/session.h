@@ -14,6 +14,7 @@
 #include "ir/graph.h"
 #include "runtime/kernel.h"
 #include "runtime/profile.h"
+#include "runtime/tuning.h"
 
 namespace c8 {
 
@@ -23,10 +24,16 @@ struct SessionOptions {
   bool fast = true;       // false: every node uses its reference kernel (oracle)
   bool profile = false;   // time every step (Session::profile()); no cost when off
   std::string name;       // the model's file: prefixes every error the session throws
+  Tune tune = Tune::Off;  // kernel choice by measurement (runtime/tuning.h); off = fixed rules
 };
 
 struct KernelRecord {
   std::string node, op, impl;  // impl as reported by the kernel that ran
+  // When the kernel was chosen by measurement: every candidate's ms per call
+  // (factory name -> ms; from the tuning cache when `cached`).
+  std::map<std::string, double> tuned_ms;
+  std::string factory;  // the winner's factory name (with tuned_ms)
+  bool cached = false;
 };
 
 class Plan;

@@ -152,6 +152,10 @@ m.graph.node[1].output[0] = "c"
 save("models/duplicate_output.onnx", m)
 case("model", "models/duplicate_output.onnx", ["duplicate_output.onnx", "'c'"], "two nodes write one value")
 m = conv_model()
+m.graph.node[0].output.append("c")  # found by fuzzing: read past the node list
+save("models/output_listed_twice.onnx", m)
+case("model", "models/output_listed_twice.onnx", ["output_listed_twice.onnx", "conv1", "twice"], "a node lists one output twice")
+m = conv_model()
 del m.graph.output[:]
 save("models/no_outputs.onnx", m)
 case("model", "models/no_outputs.onnx", ["no_outputs.onnx", "output"], "a graph without outputs")
@@ -212,6 +216,17 @@ m = conv_model()
 helper.set_model_props(m, {"calibr8.preprocess": "[" * 100000})
 save("models/deep_metadata.onnx", m)
 case("model", "models/deep_metadata.onnx", ["deep_metadata.onnx", "calibr8.preprocess"], "100000 nested brackets in metadata")
+# Found by fuzzing: ONNX 1.12's ConvTranspose shape inference read past X's
+# dims when X has rank 2 (SIGSEGV in every command).
+wt = numpy_helper.from_array(np.zeros((1, 2, 3, 3), np.float32), "wt")
+g = helper.make_graph([helper.make_node("ConvTranspose", ["x", "wt"], ["y"], name="deconv1", auto_pad="SAME_UPPER")], "ct",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 784])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [wt])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)], producer_name="calibr8-corpus")
+m.ir_version = 8
+save("models/convtranspose_rank2.onnx", m)
+case("model", "models/convtranspose_rank2.onnx", ["convtranspose_rank2.onnx"], "ConvTranspose of a rank-2 input",
+     info="calibratable no: input 'x'")
 m = conv_model()
 m.graph.node.append(helper.make_node("NonMaxSuppression", ["y"], ["nms"], name="nms1"))
 m.graph.output.append(helper.make_tensor_value_info("nms", TensorProto.INT64, None))
@@ -282,6 +297,8 @@ dataset("labels_only_comments", {"labels.txt": "# nothing\n\n", "a.pgm": a}, ["l
 dataset("corrupt_image", {"labels.txt": "a.pgm 0\nbad.png 1\n", "a.pgm": a, "bad.png": png[:40]},
         ["bad.png"], "one corrupt image among good ones")
 dataset("list_missing_annotation", {"list.txt": "a.pgm ann/a.xml\n", "a.pgm": a}, ["list.txt:1", "a.xml"], "list.txt names an absent annotation")
+dataset("list_vertical_tab", {"list.txt": "\x0b\n", "a.pgm": a}, ["list_vertical_tab", "no images"],
+        "a list.txt line of only a vertical tab (found by fuzzing: crashed)")
 dataset("no_images", {"notes.txt": "nothing here\n"}, ["no_images", "no images"], "a folder without images")
 
 

@@ -60,9 +60,9 @@ std::unique_ptr<Kernel> build(const dnnl::engine& eng, const Node& n, const Valu
   ctx.in = {x, wi, bi};
   ctx.out = {yi};
   std::unique_ptr<Kernel> k;
-  for (const KernelFactory* f : fast_kernels_for("Conv")) {
+  for (const FastKernel* f : fast_kernels_for("Conv")) {
     BuildCtx trial = ctx;
-    if ((k = (*f)(trial))) {
+    if ((k = f->make(trial))) {
       *out_md = trial.out[0].md;
       break;
     }

@@ -125,9 +125,9 @@ Result run_case(Node n, const std::vector<Input>& ins, std::unique_ptr<Kernel>* 
     ctx.out.push_back(v);
   }
   std::unique_ptr<Kernel> k;
-  for (const KernelFactory* f : fast_kernels_for(n.op)) {
+  for (const FastKernel* f : fast_kernels_for(n.op)) {
     BuildCtx trial = ctx;
-    k = (*f)(trial);
+    k = f->make(trial);
     if (k) {
       ctx = std::move(trial);
       break;

@@ -177,9 +177,12 @@ std::vector<std::string> read_lines(const std::string& path) {
 }
 
 std::string trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t\r\n");
+  // The same white space as split_ws (isspace): a line of only "\v" must trim
+  // to empty, not to a line whose split is empty (fuzzing found the crash).
+  const char* ws = " \t\r\n\v\f";
+  const size_t b = s.find_first_not_of(ws);
   if (b == std::string::npos) return "";
-  const size_t e = s.find_last_not_of(" \t\r\n");
+  const size_t e = s.find_last_not_of(ws);
   return s.substr(b, e - b + 1);
 }
 

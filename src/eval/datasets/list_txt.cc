@@ -17,6 +17,7 @@ std::unique_ptr<Dataset> open_list_txt(const std::string& dir_or_file) {
     if (line.empty() || line[0] == '#') continue;
     const std::string where = list + ":" + std::to_string(ln + 1) + ": ";
     const auto tok = ds::split_ws(line);
+    if (tok.empty()) continue;
     ds::FileListDataset::Entry e;
     e.name = tok[0];
     e.path = ds::join(root, tok[0]);

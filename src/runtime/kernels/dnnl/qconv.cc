@@ -135,6 +135,8 @@ struct QConvKernel : Kernel {
     }
   }
   std::string impl() const override { return impl_of(pd) + " " + precision; }
+  // Only the INT8 primitive gives the exact integer result; the FP32 fall-back has its own rounding.
+  std::string contract() const override { return int8 ? "int8-exact" : ""; }
 };
 
 const char* dname(DType t) { return t == DType::U8 ? "u8" : t == DType::I8 ? "s8" : t == DType::F32 ? "f32" : "?"; }
@@ -365,13 +367,15 @@ std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
       k8.reset();
     }
   }
-  // Depthwise: INT8 or FP32 by a fixed rule per ISA, never by timing at plan
+  // Depthwise with --tune off: INT8 or FP32 by a fixed rule per ISA, never by timing at plan
   // time (a timed choice could differ between two processes on a noisy
   // machine, and with it the output bits). Measured: on AVX2 (this machine)
   // oneDNN 2.6's INT8 depthwise is faster (e.g. 0.042 vs 0.072 ms per layer on
   // mobilenet_v1); on AVX-512 its brdgmm_dw INT8 kernel is slower than FP32
   // (0.161 vs 0.122 ms, ../shared/RUNTIME-FACTS.md). Env C8_QCONV_DW=int8|f32 overrides.
-  if (k8 && depthwise) {
+  // Under tuning only the exact INT8 kernel is a candidate (the FP32 path has
+  // its own rounding): the measurement never trades bits for speed.
+  if (k8 && depthwise && !ctx.tuning) {
     const char* force = std::getenv("C8_QCONV_DW");
     std::string f = force ? force : "auto";
     // cpu_isa values are bit sets: avx512_core's bits are in every AVX-512 core ISA, not in avx2_vnni.

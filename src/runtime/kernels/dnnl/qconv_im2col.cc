@@ -129,6 +129,7 @@ struct QIm2col : Kernel {
   }
 
   std::string impl() const override { return "c8:im2col_gemm:avx2 " + precision; }
+  std::string contract() const override { return "int8-exact"; }  // bit-identical to oneDNN (QConvIm2col tests)
 
   // GEMM row for output pixel (n, oy, ox).
   void im2col_row(const uint8_t* src, int64_t n, int64_t oy, int64_t ox, uint8_t* row) const {

@@ -27,9 +27,11 @@ struct QPoolKernel : Kernel {
   void execute(KernelIO& io) override {
     prim.execute(*io.stream, {{DNNL_ARG_SRC, ad.convert(*io.stream, io.in[0])}, {DNNL_ARG_DST, io.out[0]}});
   }
+  bool max = false;  // MaxPool: exact, as calibr8's own kernel below
   std::string impl() const override {
     return impl_of(pd) + (pd.src_desc().data_type() == dt::u8 ? " u8->u8" : " s8->s8");
   }
+  std::string contract() const override { return max ? "int8-exact" : ""; }
 };
 
 // 2-D max pooling of an NHWC 8-bit tensor, 32 channels per AVX2 vector
@@ -83,6 +85,7 @@ struct QMaxPoolNhwc : Kernel {
     }
   }
   std::string impl() const override { return s8 ? "c8:maxpool_nhwc_avx2 s8->s8" : "c8:maxpool_nhwc_avx2 u8->u8"; }
+  std::string contract() const override { return "int8-exact"; }  // byte-identical to oneDNN's (QMaxPool tests)
 };
 
 std::unique_ptr<Kernel> make_qmaxpool_nhwc(BuildCtx& ctx) {
@@ -135,6 +138,7 @@ std::unique_ptr<Kernel> make_qpool(BuildCtx& ctx) {
   dnnl::algorithm alg = pg.alg;
   const dims_t &kernel = pg.kernel, &strides = pg.strides, &dil = pg.dil, &pl = pg.pl, &pr = pg.pr;
   auto k = std::make_unique<QPoolKernel>();
+  k->max = n.op == "MaxPool";
   try {
     md_t src = ctx.in[0].md;
     md_t dst = md_like(src, to_dims(ys));

@@ -1,0 +1,219 @@
+#include "runtime/tuning.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "runtime/atomic_file.h"
+#include "runtime/error.h"
+#include "runtime/json_io.h"
+
+namespace c8 {
+
+Tune parse_tune(const std::string& s) {
+  if (s == "off") return Tune::Off;
+  if (s == "cached") return Tune::Cached;
+  if (s == "full") return Tune::Full;
+  throw Error("--tune: expected off, cached or full, got '" + s + "'");
+}
+
+const char* tune_name(Tune t) { return t == Tune::Off ? "off" : t == Tune::Cached ? "cached" : "full"; }
+
+namespace {
+
+std::string cpuinfo_field(const std::string& key) {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(key, 0) == 0) {
+      const size_t v = line.find_first_not_of(" \t", line.find(':') + 1);
+      if (line.find(':') != std::string::npos) return v == std::string::npos ? "" : line.substr(v);
+    }
+  return "?";
+}
+
+// FNV-1a: stable across builds and machines (std::hash is not).
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+std::string md_text(const dnnl::memory::desc& md) {
+  const dnnl_memory_desc_t& d = md.data;
+  std::ostringstream o;
+  o << int(d.data_type) << "/" << int(d.format_kind);
+  for (int i = 0; i < d.ndims; ++i) o << (i ? "x" : ":") << d.dims[i];
+  if (d.format_kind == dnnl_blocked) {
+    for (int i = 0; i < d.ndims; ++i) o << (i ? "," : "|") << d.format_desc.blocking.strides[i];
+    for (int i = 0; i < d.format_desc.blocking.inner_nblks; ++i)
+      o << "b" << d.format_desc.blocking.inner_idxs[i] << ":" << d.format_desc.blocking.inner_blks[i];
+  }
+  return o.str();
+}
+
+std::string default_cache_path() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg && *xdg == '/') return std::string(xdg) + "/calibr8/tuning.json";
+  const char* home = std::getenv("HOME");
+  if (home && *home) return std::string(home) + "/.cache/calibr8/tuning.json";
+  return "";
+}
+
+}  // namespace
+
+std::string machine_signature() {
+  const dnnl_version_t* v = dnnl_version();
+  std::ostringstream o;
+  o << cpuinfo_field("model name") << "; family " << cpuinfo_field("cpu family") << " model " << cpuinfo_field("model")
+    << " stepping " << cpuinfo_field("stepping") << "; isa " << int(dnnl::get_effective_cpu_isa()) << "; onednn "
+    << v->major << "." << v->minor << "." << v->patch;
+  return o.str();
+}
+
+std::string node_signature(const BuildCtx& ctx) {
+  const Node& n = *ctx.node;
+  std::ostringstream o;
+  o << n.domain << "." << n.op << ";t" << ctx.threads;
+  for (const auto& [name, a] : n.attrs) {
+    if (a.kind == Attribute::Int) o << ";" << name << "=" << a.i;
+    else if (a.kind == Attribute::Ints) {
+      o << ";" << name << "=";
+      for (int64_t x : a.ints) o << x << ",";
+    } else if (a.kind == Attribute::String) o << ";" << name << "=" << a.s;
+  }
+  for (const PostOp& p : n.post_ops) o << ";post " << int(p.kind) << p.op << p.input_index;
+  for (const ValueInfo& v : ctx.in)
+    o << ";in " << int(v.dtype) << (v.constant ? "c" : "") << shape_str(v.shape) << " " << (v.present() ? md_text(v.md) : "-");
+  for (const ValueInfo& v : ctx.out) o << ";out " << int(v.dtype) << shape_str(v.shape);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fnv1a(o.str()));
+  return n.op + ":" + hex;
+}
+
+std::vector<double> time_kernels(const std::vector<Kernel*>& kernels, const std::vector<const BuildCtx*>& ctxs,
+                                 const dnnl::engine& eng, dnnl::stream& strm) {
+  // Each candidate gets its own buffers in the layouts it was built for:
+  // inputs zero (speed does not depend on the values here; zeros keep FP32
+  // free of denormals), constants bound to their real data.
+  std::vector<KernelIO> ios(kernels.size());
+  std::vector<std::vector<Tensor>> keep(kernels.size());
+  for (size_t k = 0; k < kernels.size(); ++k) {
+    KernelIO& io = ios[k];
+    io.stream = &strm;
+    auto bind = [&](const ValueInfo& v, bool is_input) {
+      if (!v.present()) {
+        io.in.push_back(dnnl::memory()), io.in_t.push_back(Tensor());
+        return;
+      }
+      Tensor t;
+      if (is_input && v.constant) t = *v.constant;
+      else {
+        const size_t bytes = std::max(v.md.get_size(), size_t(shape_numel(v.shape)) * dtype_size(v.dtype));
+        Tensor buf(DType::U8, {int64_t(std::max<size_t>(bytes, 1))});
+        t = Tensor::wrap(v.dtype, v.shape, buf.raw());
+        keep[k].push_back(buf);
+      }
+      dnnl::memory m = dnnl_supports(v.dtype) ? dnnl::memory(v.md, eng, t.raw()) : dnnl::memory();
+      if (is_input) io.in.push_back(m), io.in_t.push_back(t);
+      else io.out.push_back(m), io.out_t.push_back(t);
+    };
+    for (const ValueInfo& v : ctxs[k]->in) bind(v, true);
+    for (const ValueInfo& v : ctxs[k]->out) {
+      if (!v.present()) {
+        io.out.push_back(dnnl::memory()), io.out_t.push_back(Tensor());
+        continue;
+      }
+      bind(v, false);
+    }
+  }
+  using clk = std::chrono::steady_clock;
+  auto once = [&](size_t k) {
+    auto t0 = clk::now();
+    kernels[k]->execute(ios[k]);
+    strm.wait();
+    return std::chrono::duration<double, std::milli>(clk::now() - t0).count();
+  };
+  std::vector<double> best(kernels.size(), 1e30);
+  for (size_t k = 0; k < kernels.size(); ++k) best[k] = once(k);  // warm-up: first-call set-up, caches
+  // Rounds in turn, so that a noisy stretch of time hits every candidate;
+  // stop after ~20 ms of timing per candidate or 8 rounds.
+  double spent = 0;
+  for (int round = 0; round < 8 && spent < 20.0 * double(kernels.size()); ++round)
+    for (size_t k = 0; k < kernels.size(); ++k) {
+      double t = once(k);
+      spent += t;
+      best[k] = std::min(best[k], t);
+    }
+  return best;
+}
+
+TuningCache& TuningCache::instance() {
+  // Re-read when $XDG_CACHE_HOME / $HOME changed since the last use (tests point it at temp folders).
+  static std::unique_ptr<TuningCache> c;
+  if (!c || c->path_ != default_cache_path()) c.reset(new TuningCache());
+  return *c;
+}
+
+TuningCache::TuningCache() : path_(default_cache_path()) {
+  if (path_.empty()) return;
+  std::ifstream f(path_, std::ios::binary);
+  if (!f) return;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (ss.str().size() > (64u << 20)) return;  // not ours, or runaway: start afresh
+  try {
+    nlohmann::json j = parse_json_bounded(ss.str(), path_);
+    if (j.value("format", "") != "calibr8-tuning-1") return;
+    for (const auto& [machine, nodes] : j.at("machines").items())
+      for (const auto& [key, r] : nodes.items()) {
+        TuneRecord t;
+        t.winner = r.at("winner").get<std::string>();
+        for (const auto& [name, ms] : r.at("ms").items()) t.ms[name] = ms.get<double>();
+        entries_[machine][key] = t;
+      }
+  } catch (const std::exception&) {
+    entries_.clear();  // a damaged cache is rebuilt, never trusted
+  }
+}
+
+const TuneRecord* TuningCache::find(const std::string& machine, const std::string& key) const {
+  auto m = entries_.find(machine);
+  if (m == entries_.end()) return nullptr;
+  auto e = m->second.find(key);
+  return e == m->second.end() ? nullptr : &e->second;
+}
+
+void TuningCache::put(const std::string& machine, const std::string& key, TuneRecord r) {
+  entries_[machine][key] = std::move(r);
+  dirty_ = true;
+}
+
+void TuningCache::save() {
+  if (!dirty_ || path_.empty()) return;
+  nlohmann::json j;
+  j["format"] = "calibr8-tuning-1";
+  nlohmann::json& ms = j["machines"];
+  ms = nlohmann::json::object();
+  for (const auto& [machine, nodes] : entries_)
+    for (const auto& [key, r] : nodes) ms[machine][key] = {{"winner", r.winner}, {"ms", r.ms}};
+  try {
+    const std::string dir = path_.substr(0, path_.rfind('/'));
+    for (size_t p = dir.find('/', 1);; p = dir.find('/', p + 1)) {  // mkdir -p; errors surface in the write below
+      ::mkdir(dir.substr(0, p).c_str(), 0755);
+      if (p == std::string::npos) break;
+    }
+    write_file_atomic(path_, json_text(j, 1) + "\n");
+    dirty_ = false;
+  } catch (const std::exception& e) {
+    if (!warned_) std::fprintf(stderr, "warning: tuning cache not saved (%s)\n", e.what());
+    warned_ = true;
+  }
+}
+
+}  // namespace c8

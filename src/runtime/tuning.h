@@ -1,0 +1,69 @@
+#pragma once
+// Kernel choice by measurement (issue "fastest on every CPU").
+//
+// Where several fast kernels accept a node and promise the same numbers
+// (Kernel::contract(): "int8-exact" kernels give the same bits; "f32" ones
+// differ only in float rounding), the planner times each on the node's real
+// shapes and input layouts, the reorders a kernel does inside included, and
+// keeps the fastest. A rule measured on one CPU is a guess on the next
+// (oneDNN's INT8 depthwise loses to FP32 on Zen 4 and wins on Zen 5; the
+// integer Winograd that wins on AVX2 loses to VNNI convolution), so rules in
+// the factories only prune what cannot win; with BuildCtx::tuning set they
+// let the measurement decide.
+//
+// Winners are cached per machine and node in
+//   $XDG_CACHE_HOME/calibr8/tuning.json   (default ~/.cache/calibr8/tuning.json)
+// {"format": "calibr8-tuning-1", "machines": {MACHINE: {NODE_KEY: {"winner": NAME, "ms": {NAME: ms, ...}}}}}
+// MACHINE = CPU model, effective ISA, oneDNN version, threads; NODE_KEY = op
+// and a hash of its attributes, post-ops, input/output types, shapes and
+// layouts. A second load reads the winner instead of timing again.
+//
+// Timing never changes a calibrated file: calibration runs with tuning off.
+#include <dnnl.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/kernel.h"
+
+namespace c8 {
+
+enum class Tune { Off, Cached, Full };
+// "off" | "cached" | "full"; throws c8::Error otherwise.
+Tune parse_tune(const std::string& s);
+const char* tune_name(Tune t);
+
+// CPU model, family/model/stepping, oneDNN's effective ISA and version.
+std::string machine_signature();
+// What decides a kernel's speed on a node (not float attributes such as scales).
+std::string node_signature(const BuildCtx& ctx);
+
+// Median-free, noise-tolerant timing: candidates run in turns (round robin),
+// each time the best of several calls; returns ms per call for each.
+std::vector<double> time_kernels(const std::vector<Kernel*>& kernels, const std::vector<const BuildCtx*>& ctxs,
+                                 const dnnl::engine& eng, dnnl::stream& strm);
+
+struct TuneRecord {
+  std::string winner;
+  std::map<std::string, double> ms;  // candidate name -> ms per call
+};
+
+// The on-disk cache; loaded on first use, saved by save() when changed.
+class TuningCache {
+ public:
+  static TuningCache& instance();
+  const TuneRecord* find(const std::string& machine, const std::string& key) const;
+  void put(const std::string& machine, const std::string& key, TuneRecord r);
+  void save();  // atomic; a cache that cannot be written is skipped with one warning
+  std::string path() const { return path_; }
+
+ private:
+  TuningCache();
+  std::string path_;
+  std::map<std::string, std::map<std::string, TuneRecord>> entries_;
+  bool dirty_ = false, warned_ = false;
+};
+
+}  // namespace c8
