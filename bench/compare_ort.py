@@ -52,6 +52,8 @@ def main():
                     help="FP32 peak per core (default: the 117 GFLOP/s measured for this machine type in the brief; "
                          "/proc/cpuinfo's 2.445 GHz is the base clock, the core boosts)")
     ap.add_argument("--json", default="", help="also write all measurements here")
+    ap.add_argument("--tune", default="cached", choices=["off", "cached", "full"],
+                    help="calibr8's kernel choice (bench --tune); cached: timed once per CPU and node, then reused")
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.seconds = 1, 1.0
@@ -78,7 +80,7 @@ def main():
                     for who in order:
                         if who == "c8":
                             j = run_json([a.calibr8, "bench", path, "--batch", str(b), "--threads", str(t),
-                                          "--seconds", str(a.seconds), "--json"], env)
+                                          "--seconds", str(a.seconds), "--tune", a.tune, "--json"], env)
                             c8.append(j["median_ms"])
                             gflop = j.get("gflop", gflop)
                         else:

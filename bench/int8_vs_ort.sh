@@ -18,11 +18,22 @@ for m in ${MODELS//,/ }; do
     $B calibrate build/models/$m.onnx --dataset "$DATA" --calib-range 0:100 $PRE --preset performance -o "$out" >&2
   fi
 done
-echo "## INT8 (QDQ file): calibr8 vs ONNX Runtime"
-# % peak against this machine type's AVX2 u8s8 peak (bench/peak_ops.cc measured 154-184 GOPS per core;
-# there is no VNNI here); override with --peak-gflops.
+# % of peak against the INT8 peak of the CPU this runs on, measured now by
+# bench/peak_ops.cc: VNNI (vpdpbusd zmm) where the CPU has it, else the AVX2
+# u8s8 triple; with ONEDNN_MAX_CPU_ISA=AVX2 the AVX2 one. INT8_PEAK_GOPS overrides.
+[ -x build/peak_ops ] && [ build/peak_ops -nt bench/peak_ops.cc ] || g++ -O2 -march=x86-64-v3 bench/peak_ops.cc -o build/peak_ops
+peaks=$(build/peak_ops)
+key=int8_peak_gops
+[ "${ONEDNN_MAX_CPU_ISA:-}" = AVX2 ] && key=u8s8_avx2_gops
+peak=${INT8_PEAK_GOPS:-$(/usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$peaks" "$key")}
+echo "## INT8 (QDQ file): calibr8 vs ONNX Runtime (peak $peak GOPS, $key; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2))"
+echo "peaks: $peaks"
 /usr/bin/python3 bench/compare_ort.py --model-dir build/models/int8 --models "$MODELS" --batches 1 --threads 1 \
-  --peak-gflops "${INT8_PEAK_GOPS:-170}" "$@"
+  --peak-gflops "$peak" "$@"
+fkey=fp32_zmm_gflops
+[ "${ONEDNN_MAX_CPU_ISA:-}" = AVX2 ] && fkey=fp32_gflops
+fpeak=$(/usr/bin/python3 -c "import json,sys; j=json.loads(sys.argv[1]); print(j[sys.argv[2]] or j['fp32_gflops'])" "$peaks" "$fkey")
 echo
-echo "## FP32 parents: calibr8 vs ONNX Runtime"
-/usr/bin/python3 bench/compare_ort.py --model-dir build/models --models "$MODELS" --batches 1 --threads 1 "$@"
+echo "## FP32 parents: calibr8 vs ONNX Runtime (peak $fpeak GFLOPS)"
+/usr/bin/python3 bench/compare_ort.py --model-dir build/models --models "$MODELS" --batches 1 --threads 1 \
+  --peak-gflops "$fpeak" "$@"

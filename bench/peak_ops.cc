@@ -3,7 +3,10 @@
 //   u8s8  vpmaddubsw + vpmaddwd + vpaddd      (AVX2 INT8 without VNNI: oneDNN's
 //                                             jit_uni_int8:avx2) 64 ops per triple
 //   s16   vpmaddwd + vpaddd                   (calibr8's integer Winograd) 32 ops per pair
-//   vnni  vpdpbusd (only if the CPU has AVX-VNNI/AVX512-VNNI; skipped otherwise)
+//   fp32_zmm     vfmadd231ps on zmm              32 flop per instruction (AVX-512F)
+//   vnni         vpdpbusd (zmm with AVX512-VNNI, ymm with AVX-VNNI)  128 / 64 ops
+//   bf16         vdpbf16ps on zmm                64 flop per instruction (AVX512-BF16)
+// (each probed only when the CPU has the instructions; null otherwise)
 // Each runs 12 independent accumulator chains, enough to cover latency x
 // pipes. Prints GOPS per kind; the u8s8/fp32 ratio bounds what INT8 can gain
 // over FP32 on this CPU for the same (direct) algorithm.
@@ -13,6 +16,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <string>
 
 using clk = std::chrono::steady_clock;
 
@@ -92,11 +97,58 @@ double s16_gops() {
   return double(kIters) * 6 * 32 / s * 1e-9;
 }
 
+// The AVX-512 probes are compiled for their ISA alone (target attributes):
+// the file builds with -march=x86-64-v3 and runs them only where the CPU has them.
+// 12 chains of one zmm instruction each; `op` is the instruction's work in flop/ops.
+#define C8_ZMM_PROBE(name, isa, type, zero, step, op, as_int)                                    \
+  __attribute__((target(isa))) static int name##_run() {                                   \
+    type a0 = zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0,   \
+         a9 = a0, a10 = a0, a11 = a0;                                                      \
+    for (long i = 0; i < kIters; ++i) {                                                    \
+      step(a0) step(a1) step(a2) step(a3) step(a4) step(a5) step(a6) step(a7) step(a8)     \
+      step(a9) step(a10) step(a11)                                                         \
+      /* opaque accumulators: the compiler cannot merge the 12 identical chains */        \
+      asm volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6),  \
+                   "+v"(a7), "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));                    \
+    }                                                                                      \
+    /* every chain feeds the result (none is dropped); no address taken (that spills them) */ \
+    __m512i t = _mm512_xor_si512(as_int(a0), as_int(a1));                                  \
+    for (__m512i v : {as_int(a2), as_int(a3), as_int(a4), as_int(a5), as_int(a6), as_int(a7),  \
+                      as_int(a8), as_int(a9), as_int(a10), as_int(a11)})                   \
+      t = _mm512_xor_si512(t, v);                                                          \
+    int r = _mm_cvtsi128_si32(_mm512_castsi512_si128(t));                                  \
+    return r;                                                                              \
+  }                                                                                        \
+  double name() {                                                                          \
+    volatile int sink = 0;                                                                 \
+    double s = best_of(5, [&] { sink = name##_run(); });                                   \
+    return double(kIters) * 12 * (op) / s * 1e-9;                                          \
+  }
+
+#define FMA_ZMM(a) a = _mm512_fmadd_ps(a, _mm512_set1_ps(0.999999f), _mm512_set1_ps(1e-7f));
+C8_ZMM_PROBE(fp32_zmm_gflops, "avx512f", __m512, _mm512_set1_ps(0.1f), FMA_ZMM, 32, _mm512_castps_si512)
+#define VNNI_ZMM(a) a = _mm512_dpbusd_epi32(a, _mm512_set1_epi8(3), _mm512_set1_epi8(-2));
+C8_ZMM_PROBE(vnni_zmm_gops, "avx512f,avx512vnni", __m512i, _mm512_setzero_si512(), VNNI_ZMM, 128, )
+#define BF16_ZMM(a) a = _mm512_dpbf16_ps(a, (__m512bh)_mm512_set1_epi16(0x3f80), (__m512bh)_mm512_set1_epi16(0x3f80));
+C8_ZMM_PROBE(bf16_zmm_gflops, "avx512f,avx512bf16", __m512, _mm512_setzero_ps(), BF16_ZMM, 64, _mm512_castps_si512)
+
 int main() {
   double f = fp32_gflops(), q = u8s8_gops(), h = s16_gops();
-  bool vnni = __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  const bool vnni512 = avx512 && __builtin_cpu_supports("avx512vnni");
+  const bool bf16 = avx512 && __builtin_cpu_supports("avx512bf16");
+  auto num = [](bool have, double (*probe)()) {
+    char b[32];
+    if (!have) return std::string("null");
+    std::snprintf(b, sizeof b, "%.1f", probe());
+    return std::string(b);
+  };
+  const std::string fz = num(avx512, fp32_zmm_gflops), vz = num(vnni512, vnni_zmm_gops), bz = num(bf16, bf16_zmm_gflops);
+  // The INT8 peak a u8s8 convolution can reach here: VNNI where there is one, else the AVX2 triple.
+  const std::string int8_peak = vnni512 ? vz : num(true, [] { return u8s8_gops(); });
   std::printf("{\"fp32_gflops\": %.1f, \"u8s8_avx2_gops\": %.1f, \"s16_madd_gops\": %.1f, \"vnni\": %s, "
-              "\"u8s8_over_fp32\": %.2f}\n",
-              f, q, h, vnni ? "true" : "false", q / f);
+              "\"u8s8_over_fp32\": %.2f, \"fp32_zmm_gflops\": %s, \"vnni_zmm_gops\": %s, \"bf16_zmm_gflops\": %s, "
+              "\"int8_peak_gops\": %s}\n",
+              f, q, h, vnni512 ? "true" : "false", q / f, fz.c_str(), vz.c_str(), bz.c_str(), int8_peak.c_str());
   return 0;
 }

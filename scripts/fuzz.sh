@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # libFuzzer runs of the fuzz targets in tests/fuzz (see tests/fuzz/README.md).
-#   bash scripts/fuzz.sh [--seconds N] [--jobs J] [TARGET ...]
+#   bash scripts/fuzz.sh [--seconds N] [--jobs J] [--keep-going] [TARGET ...]
 # Builds build-fuzz/ with clang (libFuzzer + ASan + UBSan), then fuzzes every
 # TARGET (default: all) for N seconds (default 1800), J targets at a time
-# (default 1). Seeds: the kept corpus tests/corpus/fuzz/TARGET plus inputs
+# (default 1); --keep-going: libFuzzer's fork mode, which records a crash and
+# goes on (the full N seconds even when something is found). Seeds: the kept corpus tests/corpus/fuzz/TARGET plus inputs
 # taken from the ONNX conformance models and ../shared. Crashers land in
 # build-fuzz/findings/TARGET/; each run appends a line to tests/fuzz/log.tsv
 # (the fuzzing hours so far). Exit 1 when any target found something.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=1800 jobs=1 targets=()
+seconds=1800 jobs=1 targets=() keep=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
+    --keep-going) keep=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1); shift ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -49,11 +51,12 @@ run_one() {
   mkdir -p "$dir/corpus/$t" "$dir/findings/$t" "$seeds/$t"
   local log="$dir/findings/$t.log" start; start=$(date +%s)
   # -rss_limit_mb / -malloc_limit_mb: a runaway allocation is a finding, like a crash.
-  "$dir/fuzz_$t" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=3072 -malloc_limit_mb=2048 \
+  "$dir/fuzz_$t" "${keep[@]}" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=3072 -malloc_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$dir/findings/$t/" "$dir/corpus/$t" "$seeds/$t" "tests/corpus/fuzz/$t" \
     > "$log" 2>&1 || true
   local execs found corpus
-  execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+  execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
+  [ -n "$execs" ] || execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true)  # fork mode prints no stats
   found=$(find "$dir/findings/$t" -type f | wc -l)
   corpus=$(find "$dir/corpus/$t" -type f | wc -l)
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%F)" "$t" "$(( $(date +%s) - start ))" "${execs:-?}" "$corpus" "$found" "$cpu" >> tests/fuzz/log.tsv

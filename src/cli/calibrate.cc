@@ -20,8 +20,8 @@
 #include "ir/onnx_export.h"
 #include "quant/calibrate.h"
 #include "report/report.h"
-#include "runtime/error.h"
-#include "runtime/json_io.h"
+#include "base/error.h"
+#include "base/json_io.h"
 
 namespace c8 {
 

@@ -9,8 +9,8 @@
 #include <fstream>
 
 #include "ir/onnx_import.h"
-#include "runtime/error.h"
-#include "runtime/json_io.h"
+#include "base/error.h"
+#include "base/json_io.h"
 #include "runtime/session.h"
 
 extern const unsigned char c8_default_model[];

@@ -9,8 +9,8 @@
 #include "cli/outputs.h"
 #include "report/compare.h"
 #include "report/report.h"
-#include "runtime/error.h"
-#include "runtime/json_io.h"
+#include "base/error.h"
+#include "base/json_io.h"
 
 namespace c8 {
 

@@ -3,8 +3,8 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "runtime/atomic_file.h"
-#include "runtime/error.h"
+#include "base/atomic_file.h"
+#include "base/error.h"
 
 // The error line: printable, and short enough to read (a model with 5000
 // unsupported nodes would otherwise print a 300 KB line).

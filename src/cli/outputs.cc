@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace c8 {
 namespace {

@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <tuple>
 
-#include "runtime/error.h"
-#include "runtime/json_io.h"
+#include "base/error.h"
+#include "base/json_io.h"
 
 namespace c8 {
 

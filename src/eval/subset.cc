@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <numeric>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace c8 {
 

@@ -1,4 +1,5 @@
 #include "ir/graph.h"
+#include "base/error.h"
 
 #include <algorithm>
 #include <queue>
@@ -149,7 +150,7 @@ void Graph::compact() {
   std::vector<int> order = topo_order();
   size_t live = 0;
   for (const auto& n : nodes) live += !n.dead;
-  if (order.size() != live) throw std::runtime_error("graph has a cycle");
+  if (order.size() != live) throw Error("graph has a cycle");
   // values that are still referenced
   std::vector<char> used(values.size(), 0);
   for (int v : inputs) used[size_t(v)] = 1;

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "ir/onnx_validate.h"
-#include "runtime/atomic_file.h"
-#include "runtime/error.h"
+#include "base/atomic_file.h"
+#include "base/error.h"
 
 namespace c8 {
 namespace {

@@ -12,18 +12,20 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <limits>
 #include <cstdlib>
 #include <cstring>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace c8 {
 namespace {
@@ -428,6 +430,7 @@ class Importer {
       n.name = name;
       std::string who = "node '" + name + "' (" + n.op + ")";
       if (n.op.empty()) fail("node #" + std::to_string(i) + " ('" + np.name() + "') has no op_type");
+      check_arity(np, who, g.opset);
       for (const auto& in : np.input()) n.inputs.push_back(in.empty() ? -1 : value_id(in));
       for (const auto& out : np.output()) {
         if (out.empty()) {
@@ -637,6 +640,93 @@ class Importer {
     return false;
   }
 
+  // Input / output counts against the op's ONNX schema, before anything reads
+  // them (an ArgMax without inputs was folded as a constant and read inputs[0],
+  // found by fuzzing). Ops whose schema changed after opset 17 are left to the
+  // kernels' own checks: ONNX 1.12 knows only their old form.
+  void check_arity(const onnx::NodeProto& np, const std::string& who, int64_t opset) const {
+    if (!np.domain().empty() && np.domain() != "ai.onnx") return;
+    if (opset > 17 && ops_changed_after_17().count(np.op_type())) return;
+    const onnx::OpSchema* s = onnx::OpSchemaRegistry::Schema(np.op_type(), int(opset), "");
+    if (!s) return;
+    auto range = [](int lo, int hi) {
+      return hi == std::numeric_limits<int>::max() ? std::to_string(lo) + " or more" : lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi);
+    };
+    if (np.input_size() < s->min_input() || np.input_size() > s->max_input())
+      fail(who + ": has " + std::to_string(np.input_size()) + " inputs; " + np.op_type() + " takes " +
+                  range(s->min_input(), s->max_input()));
+    if (np.output_size() < s->min_output() || np.output_size() > s->max_output())
+      fail(who + ": has " + std::to_string(np.output_size()) + " outputs; " + np.op_type() + " gives " +
+                  range(s->min_output(), s->max_output()));
+  }
+
+  // ONNX 1.12's shape inference reads past the end of dims for some malformed
+  // nodes (EyeLike of an undefined input, LayerNormalization of a scalar,
+  // ConvTranspose of a rank-2 input: SIGSEGV, found by fuzzing). It runs in a
+  // forked child, which sends back the inferred value_info and outputs; a child
+  // that dies costs the inferred shapes (calibr8 infers its own when it plans),
+  // never the process. Returns false with `why` when inference failed or crashed.
+  static bool infer_in_child(onnx::ModelProto& copy, onnx::GraphProto& inferred, std::string& why) {
+    int fds[2];
+    if (::pipe(fds) != 0) {
+      why = "pipe: " + errno_str();
+      return false;
+    }
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      ::close(fds[0]), ::close(fds[1]);
+      why = "fork: " + errno_str();
+      return false;
+    }
+    if (pid == 0) {  // child: infer, send 'G' + GraphProto or 'E' + message, leave without cleanup
+      ::close(fds[0]);
+      std::string msg;
+      try {
+        onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), onnx::ShapeInferenceOptions(false, 0, false));
+        onnx::GraphProto g;
+        *g.mutable_value_info() = copy.graph().value_info();
+        *g.mutable_output() = copy.graph().output();
+        msg = "G" + g.SerializeAsString();
+      } catch (const std::exception& e) {
+        msg = std::string("E") + e.what();
+      } catch (...) {
+        msg = "Eunknown error";
+      }
+      for (size_t done = 0; done < msg.size();) {
+        const ssize_t w = ::write(fds[1], msg.data() + done, msg.size() - done);
+        if (w <= 0 && errno != EINTR) break;
+        if (w > 0) done += size_t(w);
+      }
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    std::string got;
+    char buf[65536];
+    for (;;) {
+      const ssize_t r = ::read(fds[0], buf, sizeof buf);
+      if (r > 0) got.append(buf, size_t(r));
+      else if (r == 0 || errno != EINTR) break;
+    }
+    ::close(fds[0]);
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(st)) {
+      why = "ONNX's shape inference crashed on this model (signal " + std::to_string(WTERMSIG(st)) + ")";
+      return false;
+    }
+    if (got.empty() || got[0] != 'G') {
+      why = got.size() > 1 ? got.substr(1) : "no result";
+      return false;
+    }
+    if (!inferred.ParseFromArray(got.data() + 1, int(got.size() - 1))) {
+      why = "unreadable result";
+      return false;
+    }
+    return true;
+  }
+
   std::unordered_map<std::string, TypeInfo> infer_shapes(
       onnx::ModelProto& model, const std::unordered_map<std::string, Tensor>& inits,
       const std::unordered_map<std::string, int>& opset_map) {
@@ -672,15 +762,19 @@ class Importer {
       }
       for (auto& n : *cg->mutable_node())
         if (n.domain() == "ai.onnx") n.set_domain("");
-      onnx::ShapeInferenceOptions opts(false, 0, false);
       guard_onnx_shape_inference();
-      onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(), opts);
+      onnx::GraphProto inferred;
+      std::string why;
+      if (!infer_in_child(copy, inferred, why)) {
+        warn("onnx shape inference failed: " + why);
+        return out;
+      }
       auto take = [&](const onnx::ValueInfoProto& vi) {
         TypeInfo ti;
         if (!vi.name().empty() && vi.has_type() && type_info_of(vi.type(), ti)) out[vi.name()] = ti;
       };
-      for (const auto& vi : cg->value_info()) take(vi);
-      for (const auto& vi : cg->output()) take(vi);
+      for (const auto& vi : inferred.value_info()) take(vi);
+      for (const auto& vi : inferred.output()) take(vi);
     } catch (const std::exception& e) {
       warn(std::string("onnx shape inference failed: ") + e.what());
     } catch (...) {

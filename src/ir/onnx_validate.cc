@@ -11,7 +11,7 @@
 #include <onnx/shape_inference/implementation.h>
 #include <onnx/version_converter/convert.h>
 
-#include "runtime/error.h"
+#include "base/error.h"
 #include "ir/onnx_export.h"
 #include "ir/onnx_import.h"
 

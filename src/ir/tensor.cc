@@ -1,6 +1,6 @@
 #include "ir/tensor.h"
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -37,7 +37,7 @@ static std::shared_ptr<uint8_t> alloc_aligned(size_t bytes) {
 
 Tensor::Tensor(DType dt, Shape s) : dtype(dt), shape(std::move(s)) {
   for (int64_t d : shape)
-    if (d < 0) throw std::runtime_error("tensor with unknown dimension " + shape_str(shape));
+    if (d < 0) throw Error("tensor with unknown dimension " + shape_str(shape));
   storage = alloc_aligned(nbytes());
 }
 
@@ -57,21 +57,21 @@ Tensor Tensor::scalar_f32(float v) {
 
 Tensor Tensor::from_f32(Shape s, const std::vector<float>& v) {
   Tensor t(DType::F32, std::move(s));
-  if (size_t(t.numel()) != v.size()) throw std::runtime_error("from_f32: size mismatch");
+  if (size_t(t.numel()) != v.size()) throw Error("from_f32: size mismatch");
   if (!v.empty()) std::memcpy(t.raw(), v.data(), v.size() * 4);
   return t;
 }
 
 Tensor Tensor::from_i64(Shape s, const std::vector<int64_t>& v) {
   Tensor t(DType::I64, std::move(s));
-  if (size_t(t.numel()) != v.size()) throw std::runtime_error("from_i64: size mismatch");
+  if (size_t(t.numel()) != v.size()) throw Error("from_i64: size mismatch");
   if (!v.empty()) std::memcpy(t.raw(), v.data(), v.size() * 8);
   return t;
 }
 
 Tensor Tensor::reshaped(Shape s) const {
   if (shape_numel(s) != numel())
-    throw std::runtime_error("reshape " + shape_str(shape) + " -> " + shape_str(s));
+    throw Error("reshape " + shape_str(shape) + " -> " + shape_str(s));
   Tensor t = *this;
   t.shape = std::move(s);
   return t;
@@ -97,7 +97,7 @@ double Tensor::get_f64(int64_t i) const {
     case DType::I64: return double(data<int64_t>()[i]);
     case DType::U64: return double(data<uint64_t>()[i]);
     case DType::Bool: return data<uint8_t>()[i] ? 1.0 : 0.0;
-    default: throw std::runtime_error(std::string("get_f64: unsupported dtype ") + dtype_name(dtype));
+    default: throw Error(std::string("get_f64: unsupported dtype ") + dtype_name(dtype));
   }
 }
 
@@ -161,7 +161,7 @@ Tensor Tensor::cast(DType to) const {
       for (int64_t i = 0; i < numel(); ++i) o[i] = float_to_half(float(get_f64(i)));
       break;
     }
-    default: throw std::runtime_error(std::string("cast to ") + dtype_name(to) + " unsupported");
+    default: throw Error(std::string("cast to ") + dtype_name(to) + " unsupported");
   }
   return out;
 }

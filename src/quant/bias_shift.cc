@@ -7,7 +7,7 @@
 #endif
 
 
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/kernels/ref/broadcast.h"
 
 namespace c8 {

@@ -15,8 +15,8 @@
 #include "ir/onnx_validate.h"
 #include "passes/passes.h"
 #include "quant/bias_shift.h"
-#include "runtime/error.h"
-#include "runtime/json_io.h"
+#include "base/error.h"
+#include "base/json_io.h"
 #include "runtime/session.h"
 
 namespace c8 {

@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "report/precision.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/profile.h"
 
 namespace c8 {

@@ -15,8 +15,8 @@
 #include <sstream>
 
 #include "eval/limits.h"
-#include "runtime/error.h"
-#include "runtime/json_io.h"
+#include "base/error.h"
+#include "base/json_io.h"
 
 namespace c8 {
 

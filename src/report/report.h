@@ -18,7 +18,7 @@
 
 #include <string>
 
-#include "runtime/atomic_file.h"
+#include "base/atomic_file.h"
 
 #include "report/compare.h"
 

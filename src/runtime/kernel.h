@@ -64,11 +64,11 @@ class Kernel {
   virtual void execute(KernelIO& io) = 0;
   // What runs, for reports and tests: e.g. "dnnl:brgconv:avx512_core f32" or "ref".
   virtual std::string impl() const = 0;
-  // Kernels of one node with the same non-empty contract are interchangeable,
+  // Kernels of one node with the same non-empty contract give the same bits,
   // and the planner may pick among them by timing (runtime/tuning.h):
-  // "int8-exact" = the exact integer result (bit-identical between kernels),
-  // "f32" = FP32 math (kernels differ only in float rounding). Empty: this
-  // kernel's numbers are its own (an FP32 fall-back of an INT8 node, ...).
+  // "int8-exact" = the exact integer result. Empty: this kernel's numbers are
+  // its own (FP32 kernels differ in float rounding; an FP32 fall-back of an
+  // INT8 node), so fixed rules choose it: output bits never depend on timing.
   virtual std::string contract() const { return ""; }
 };
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "ir/graph.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace c8 {
 

@@ -36,7 +36,15 @@ class RefKernel : public Kernel {
     std::vector<Tensor> out = io.out_t;
     std::vector<const void*> expect;
     for (const Tensor& t : out) expect.push_back(t.raw());
-    def_->ref(node_, in, out);
+    try {
+      def_->ref(node_, in, out);
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      // e.g. a cast the IR cannot do (found by fuzzing): the line names the node
+      if (std::string(e.what()).rfind("node '", 0) == 0) throw;
+      node_error(node_, e.what());
+    }
     // A reference kernel that allocated its own output: copy into the plan's buffer.
     for (size_t k = 0; k < out.size() && k < io.out_t.size(); ++k)
       if (io.out_t[k].defined() && out[k].raw() != expect[k]) {

@@ -56,6 +56,16 @@ static std::unique_ptr<Kernel> try_make(const FastKernel& f, BuildCtx& ctx) {
   }
 }
 
+// Under tuning, factories run on nodes the fixed rules never gave them: any
+// failure (or running out of memory) only drops that candidate.
+static std::unique_ptr<Kernel> try_candidate(const FastKernel& f, BuildCtx& ctx) {
+  try {
+    return f.make(ctx);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
 // Kernel choice by measurement (runtime/tuning.h): every factory builds with
 // its speed rules off; the candidates promising the numbers of the highest
 // priority one (its contract) are timed and the fastest is set in k / ctx.
@@ -65,20 +75,20 @@ bool Plan::tune_node(Tune mode, const std::string& machine, std::unique_ptr<Kern
   const BuildCtx base = ctx;
   const std::string key = node_signature(base);
   const auto factories = fast_kernels_for(base.node->op);
-  TuningCache& cache = TuningCache::instance();
   // A cached winner is built alone: the second load costs what an untuned one does.
-  if (const TuneRecord* r = mode == Tune::Cached ? cache.find(machine, key) : nullptr) {
+  TuneRecord r;
+  if (mode == Tune::Cached && tuning_cache::find(machine, key, &r)) {
     for (const FastKernel* f : factories) {
-      if (f->name != r->winner) continue;
+      if (f->name != r.winner) continue;
       BuildCtx t = base;
       t.tuning = true;
-      std::unique_ptr<Kernel> w = try_make(*f, t);
+      std::unique_ptr<Kernel> w = try_candidate(*f, t);
       if (w && !w->contract().empty()) {
         k = std::move(w), ctx = std::move(t);
-        rec.tuned_ms = r->ms, rec.factory = r->winner, rec.cached = true;
+        rec.tuned_ms = r.ms, rec.factory = r.winner, rec.cached = true;
         return true;
       }
-    }
+    }  // else the winner now refuses the node (a changed build): time again
   }
   std::vector<std::unique_ptr<Kernel>> ks;
   std::vector<BuildCtx> cs;
@@ -87,7 +97,7 @@ bool Plan::tune_node(Tune mode, const std::string& machine, std::unique_ptr<Kern
   for (const FastKernel* f : factories) {
     BuildCtx t = base;
     t.tuning = true;
-    std::unique_ptr<Kernel> c = try_make(*f, t);
+    std::unique_ptr<Kernel> c = try_candidate(*f, t);
     if (!c) continue;
     if (ks.empty() && names.empty()) {
       contract = c->contract();
@@ -104,13 +114,18 @@ bool Plan::tune_node(Tune mode, const std::string& machine, std::unique_ptr<Kern
   std::vector<Kernel*> kp;
   std::vector<const BuildCtx*> cp;
   for (size_t i = 0; i < ks.size(); ++i) kp.push_back(ks[i].get()), cp.push_back(&cs[i]);
-  const std::vector<double> ms = time_kernels(kp, cp, eng, strm);
+  std::vector<double> ms;
+  try {
+    ms = time_kernels(kp, cp, eng, strm);
+  } catch (const std::exception&) {
+    return false;  // a candidate failed to run or its buffers did not fit: the fixed rules decide
+  }
   const size_t best = size_t(std::min_element(ms.begin(), ms.end()) - ms.begin());
-  TuneRecord r;
+  r = TuneRecord();
   r.winner = names[best];
   for (size_t i = 0; i < ks.size(); ++i) r.ms[names[i]] = ms[i];
   rec.tuned_ms = r.ms, rec.factory = r.winner;
-  cache.put(machine, key, std::move(r));
+  tuning_cache::put(machine, key, std::move(r));
   k = std::move(ks[best]), ctx = std::move(cs[best]);
   return true;
 }
@@ -167,7 +182,7 @@ void Plan::build(const Graph& src, const std::vector<Shape>& shapes, const Sessi
     s.out = n.outputs;
     steps.push_back(std::move(s));
   }
-  if (o.tune != Tune::Off) TuningCache::instance().save();
+  if (o.tune != Tune::Off) tuning_cache::save();
   allocate();
   for (Step& s : steps) {
     s.io.stream = &strm;

@@ -7,11 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
-#include "runtime/atomic_file.h"
-#include "runtime/error.h"
-#include "runtime/json_io.h"
+#include "base/atomic_file.h"
+#include "base/error.h"
+#include "base/json_io.h"
 
 namespace c8 {
 
@@ -30,7 +31,7 @@ std::string cpuinfo_field(const std::string& key) {
   std::ifstream f("/proc/cpuinfo");
   std::string line;
   while (std::getline(f, line))
-    if (line.rfind(key, 0) == 0) {
+    if (line.rfind(key, 0) == 0 && line.size() > key.size() && (line[key.size()] == '\t' || line[key.size()] == ' ' || line[key.size()] == ':')) {
       const size_t v = line.find_first_not_of(" \t", line.find(':') + 1);
       if (line.find(':') != std::string::npos) return v == std::string::npos ? "" : line.substr(v);
     }
@@ -58,10 +59,11 @@ std::string md_text(const dnnl::memory::desc& md) {
 }
 
 std::string default_cache_path() {
+  // Absolute folders only: a relative one would drop a cache into the working folder.
   const char* xdg = std::getenv("XDG_CACHE_HOME");
-  if (xdg && *xdg == '/') return std::string(xdg) + "/calibr8/tuning.json";
+  if (xdg && *xdg == '/') return std::string(xdg) + "/calibr8/tuning-1.json";
   const char* home = std::getenv("HOME");
-  if (home && *home) return std::string(home) + "/.cache/calibr8/tuning.json";
+  if (home && *home == '/') return std::string(home) + "/.cache/calibr8/tuning-1.json";
   return "";
 }
 
@@ -91,6 +93,11 @@ std::string node_signature(const BuildCtx& ctx) {
   for (const ValueInfo& v : ctx.in)
     o << ";in " << int(v.dtype) << (v.constant ? "c" : "") << shape_str(v.shape) << " " << (v.present() ? md_text(v.md) : "-");
   for (const ValueInfo& v : ctx.out) o << ";out " << int(v.dtype) << shape_str(v.shape);
+  for (const FastKernel* f : fast_kernels_for(n.op)) o << ";k " << f->name;
+  for (const char* var : {"C8_WINOGRAD", "C8_WINOGRAD_TILE", "C8_IM2COL", "C8_QMAXPOOL", "C8_QCONV_DW"}) {
+    const char* v = std::getenv(var);
+    if (v) o << ";" << var << "=" << v;
+  }
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fnv1a(o.str()));
   return n.op + ":" + hex;
@@ -153,67 +160,100 @@ std::vector<double> time_kernels(const std::vector<Kernel*>& kernels, const std:
   return best;
 }
 
-TuningCache& TuningCache::instance() {
-  // Re-read when $XDG_CACHE_HOME / $HOME changed since the last use (tests point it at temp folders).
-  static std::unique_ptr<TuningCache> c;
-  if (!c || c->path_ != default_cache_path()) c.reset(new TuningCache());
-  return *c;
-}
+namespace tuning_cache {
+namespace {
 
-TuningCache::TuningCache() : path_(default_cache_path()) {
-  if (path_.empty()) return;
-  std::ifstream f(path_, std::ios::binary);
-  if (!f) return;
+struct Store {
+  std::string path;
+  std::map<std::string, std::map<std::string, TuneRecord>> entries;
+  bool dirty = false, warned = false;
+};
+std::mutex mu;
+
+// A regular file of sane size only (a FIFO would block, a huge file is not ours).
+void load(Store& st) {
+  struct stat sb {};
+  if (st.path.empty() || ::stat(st.path.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > (64 << 20)) return;
+  std::ifstream f(st.path, std::ios::binary);
   std::stringstream ss;
   ss << f.rdbuf();
-  if (ss.str().size() > (64u << 20)) return;  // not ours, or runaway: start afresh
   try {
-    nlohmann::json j = parse_json_bounded(ss.str(), path_);
+    nlohmann::json j = parse_json_bounded(ss.str(), st.path);
     if (j.value("format", "") != "calibr8-tuning-1") return;
     for (const auto& [machine, nodes] : j.at("machines").items())
       for (const auto& [key, r] : nodes.items()) {
         TuneRecord t;
         t.winner = r.at("winner").get<std::string>();
         for (const auto& [name, ms] : r.at("ms").items()) t.ms[name] = ms.get<double>();
-        entries_[machine][key] = t;
+        st.entries[machine][key] = t;
       }
   } catch (const std::exception&) {
-    entries_.clear();  // a damaged cache is rebuilt, never trusted
+    st.entries.clear();  // a damaged cache is rebuilt, never trusted
   }
 }
 
-const TuneRecord* TuningCache::find(const std::string& machine, const std::string& key) const {
-  auto m = entries_.find(machine);
-  if (m == entries_.end()) return nullptr;
+// The store for the current path (tests point $XDG_CACHE_HOME at temp folders). Call with mu held.
+Store& current() {
+  static std::map<std::string, Store> stores;
+  const std::string p = default_cache_path();
+  auto it = stores.find(p);
+  if (it == stores.end()) {
+    it = stores.emplace(p, Store()).first;
+    it->second.path = p;
+    load(it->second);
+  }
+  return it->second;
+}
+
+}  // namespace
+
+bool find(const std::string& machine, const std::string& key, TuneRecord* out) {
+  std::lock_guard<std::mutex> lock(mu);
+  Store& st = current();
+  auto m = st.entries.find(machine);
+  if (m == st.entries.end()) return false;
   auto e = m->second.find(key);
-  return e == m->second.end() ? nullptr : &e->second;
+  if (e == m->second.end()) return false;
+  *out = e->second;
+  return true;
 }
 
-void TuningCache::put(const std::string& machine, const std::string& key, TuneRecord r) {
-  entries_[machine][key] = std::move(r);
-  dirty_ = true;
+void put(const std::string& machine, const std::string& key, TuneRecord r) {
+  std::lock_guard<std::mutex> lock(mu);
+  Store& st = current();
+  st.entries[machine][key] = std::move(r);
+  st.dirty = true;
 }
 
-void TuningCache::save() {
-  if (!dirty_ || path_.empty()) return;
+std::string path() {
+  std::lock_guard<std::mutex> lock(mu);
+  return current().path;
+}
+
+void save() {
+  std::lock_guard<std::mutex> lock(mu);
+  Store& st = current();
+  if (!st.dirty || st.path.empty()) return;
   nlohmann::json j;
   j["format"] = "calibr8-tuning-1";
   nlohmann::json& ms = j["machines"];
   ms = nlohmann::json::object();
-  for (const auto& [machine, nodes] : entries_)
+  for (const auto& [machine, nodes] : st.entries)
     for (const auto& [key, r] : nodes) ms[machine][key] = {{"winner", r.winner}, {"ms", r.ms}};
   try {
-    const std::string dir = path_.substr(0, path_.rfind('/'));
+    const std::string dir = st.path.substr(0, st.path.rfind('/'));
     for (size_t p = dir.find('/', 1);; p = dir.find('/', p + 1)) {  // mkdir -p; errors surface in the write below
-      ::mkdir(dir.substr(0, p).c_str(), 0755);
+      ::mkdir(dir.substr(0, p).c_str(), 0700);                      // (0700: the XDG base directory spec)
       if (p == std::string::npos) break;
     }
-    write_file_atomic(path_, json_text(j, 1) + "\n");
-    dirty_ = false;
+    write_file_atomic(st.path, json_text(j, 1) + "\n");
+    st.dirty = false;
   } catch (const std::exception& e) {
-    if (!warned_) std::fprintf(stderr, "warning: tuning cache not saved (%s)\n", e.what());
-    warned_ = true;
+    if (!st.warned) std::fprintf(stderr, "warning: tuning cache not saved (%s)\n", e.what());
+    st.warned = true;
   }
 }
+
+}  // namespace tuning_cache
 
 }  // namespace c8

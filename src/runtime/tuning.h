@@ -12,13 +12,16 @@
 // let the measurement decide.
 //
 // Winners are cached per machine and node in
-//   $XDG_CACHE_HOME/calibr8/tuning.json   (default ~/.cache/calibr8/tuning.json)
+//   $XDG_CACHE_HOME/calibr8/tuning-1.json   (default ~/.cache/calibr8/tuning-1.json;
+//   the file name carries the format, so two calibr8 versions never undo each other)
 // {"format": "calibr8-tuning-1", "machines": {MACHINE: {NODE_KEY: {"winner": NAME, "ms": {NAME: ms, ...}}}}}
 // MACHINE = CPU model, effective ISA, oneDNN version, threads; NODE_KEY = op
 // and a hash of its attributes, post-ops, input/output types, shapes and
 // layouts. A second load reads the winner instead of timing again.
 //
-// Timing never changes a calibrated file: calibration runs with tuning off.
+// Only kernels that give the same bits compete ("int8-exact"), so output bits
+// never depend on timing, and a calibrated file is untouched (calibration
+// runs with tuning off anyway).
 #include <dnnl.hpp>
 
 #include <map>
@@ -37,7 +40,9 @@ const char* tune_name(Tune t);
 
 // CPU model, family/model/stepping, oneDNN's effective ISA and version.
 std::string machine_signature();
-// What decides a kernel's speed on a node (not float attributes such as scales).
+// What decides a kernel's speed on a node (not float attributes such as
+// scales), plus the op's factory names and the kernel-switch variables
+// (C8_WINOGRAD...): a new candidate or a changed switch means timing again.
 std::string node_signature(const BuildCtx& ctx);
 
 // Median-free, noise-tolerant timing: candidates run in turns (round robin),
@@ -50,20 +55,13 @@ struct TuneRecord {
   std::map<std::string, double> ms;  // candidate name -> ms per call
 };
 
-// The on-disk cache; loaded on first use, saved by save() when changed.
-class TuningCache {
- public:
-  static TuningCache& instance();
-  const TuneRecord* find(const std::string& machine, const std::string& key) const;
-  void put(const std::string& machine, const std::string& key, TuneRecord r);
-  void save();  // atomic; a cache that cannot be written is skipped with one warning
-  std::string path() const { return path_; }
-
- private:
-  TuningCache();
-  std::string path_;
-  std::map<std::string, std::map<std::string, TuneRecord>> entries_;
-  bool dirty_ = false, warned_ = false;
-};
+// The on-disk cache, process-wide and thread-safe: loaded on first use (again
+// when $XDG_CACHE_HOME / $HOME point elsewhere), saved when changed.
+namespace tuning_cache {
+bool find(const std::string& machine, const std::string& key, TuneRecord* out);
+void put(const std::string& machine, const std::string& key, TuneRecord r);
+void save();         // atomic; a cache that cannot be written is skipped with one warning
+std::string path();  // "" when neither variable gives an absolute folder
+}  // namespace tuning_cache
 
 }  // namespace c8

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "cli/cli_util.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 using namespace c8test;
 namespace fs = std::filesystem;

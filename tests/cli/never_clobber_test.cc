@@ -18,7 +18,7 @@
 
 #include "cli/cli_util.h"
 #include "ir/onnx_export.h"
-#include "runtime/atomic_file.h"
+#include "base/atomic_file.h"
 
 using namespace c8test;
 namespace fs = std::filesystem;

@@ -21,7 +21,7 @@
 
 #include "ir/graph.h"
 #include "ir/onnx_import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/op_registry.h"
 #include "runtime/ref_executor.h"
 

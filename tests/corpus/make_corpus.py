@@ -227,8 +227,25 @@ m.ir_version = 8
 save("models/convtranspose_rank2.onnx", m)
 case("model", "models/convtranspose_rank2.onnx", ["convtranspose_rank2.onnx"], "ConvTranspose of a rank-2 input",
      info="calibratable no: input 'x'")
+# Found by fuzzing: an ArgMax without inputs was folded as a constant and
+# read inputs[0]; ONNX 1.12's inference crashed on a LayerNormalization of a
+# scalar (now run in a child process).
 m = conv_model()
-m.graph.node.append(helper.make_node("NonMaxSuppression", ["y"], ["nms"], name="nms1"))
+m.graph.node.append(helper.make_node("ArgMax", [], ["am"], name="argmax_noinput"))
+m.graph.output.append(helper.make_tensor_value_info("am", TensorProto.INT64, None))
+save("models/argmax_no_inputs.onnx", m)
+case("model", "models/argmax_no_inputs.onnx", ["argmax_no_inputs.onnx", "argmax_noinput", "0 inputs"], "an ArgMax without inputs")
+m = conv_model(opset=17)
+ln_w = numpy_helper.from_array(np.ones(10, np.float32), "ln_w")
+m.graph.initializer.append(ln_w)
+m.graph.node.append(helper.make_node("ReduceSum", ["y"], ["s"], name="sum_all", keepdims=0))
+m.graph.node.append(helper.make_node("LayerNormalization", ["s", "ln_w"], ["ln"], name="ln_scalar"))
+m.graph.output.append(helper.make_tensor_value_info("ln", TensorProto.FLOAT, None))
+save("models/layernorm_scalar.onnx", m)
+case("model", "models/layernorm_scalar.onnx", ["layernorm_scalar.onnx", "ln_scalar"],
+     "LayerNormalization of a scalar (crashed ONNX's inference)")
+m = conv_model()
+m.graph.node.append(helper.make_node("NonMaxSuppression", ["y", "y"], ["nms"], name="nms1"))
 m.graph.output.append(helper.make_tensor_value_info("nms", TensorProto.INT64, None))
 save("models/unsupported_op.onnx", m)
 case("model", "models/unsupported_op.onnx", ["unsupported_op.onnx", "nms1"], "an ONNX op calibr8 does not run", info="calibratable no: 1 unsupported node")
@@ -273,6 +290,12 @@ neg = bytearray(bmp)
 struct.pack_into("<i", neg, 18, -28)  # negative width
 write("images/negative_width.bmp", bytes(neg))
 case("image", "images/negative_width.bmp", ["negative_width.bmp"], "a BMP with width -28")
+# Found by fuzzing: an unknown compression code made stb_image read 160 bytes
+# as 67590x1280 raw rows (9 s, 1.3 GB).
+write("images/bmp_unknown_compression.bmp",
+      bytes.fromhex("424dd6000000000100183600000028000000060801000005000001001800") + b"\xe1" * 4 + bytes(126))
+case("image", "images/bmp_unknown_compression.bmp", ["bmp_unknown_compression.bmp", "compression"],
+     "a BMP header declaring 67590x1280 with an unknown compression code")
 
 # ---------------------------------------------------------------- data sets
 def dataset(name, files, expect, why):

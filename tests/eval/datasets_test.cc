@@ -3,7 +3,7 @@
 
 #include "eval/datasets/dataset.h"
 #include "eval_test_util.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 using namespace c8;
 using c8test::TempDir;

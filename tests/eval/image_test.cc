@@ -2,7 +2,7 @@
 
 #include "eval/image.h"
 #include "eval_test_util.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 using namespace c8;
 using c8test::TempDir;

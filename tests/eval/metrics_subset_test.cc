@@ -6,7 +6,7 @@
 #include "eval/metrics/topk.h"
 #include "eval/subset.h"
 #include "eval_test_util.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 using namespace c8;
 

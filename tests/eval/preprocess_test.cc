@@ -5,7 +5,7 @@
 #include "eval/image.h"
 #include "eval/preprocess.h"
 #include "eval_test_util.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 using namespace c8;
 

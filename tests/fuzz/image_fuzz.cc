@@ -6,7 +6,7 @@
 #include "eval/image.h"
 #include "eval/preprocess.h"
 #include "fuzz_util.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

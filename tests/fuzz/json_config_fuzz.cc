@@ -6,8 +6,8 @@
 
 #include "eval/preprocess.h"
 #include "fuzz_util.h"
-#include "runtime/error.h"
-#include "runtime/json_io.h"
+#include "base/error.h"
+#include "base/json_io.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -7,7 +7,7 @@
 
 #include "fuzz_util.h"
 #include "ir/onnx_import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/ref_executor.h"
 #include "runtime/session.h"
 

@@ -7,7 +7,7 @@
 
 #include "eval/datasets/dataset.h"
 #include "fuzz_util.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace {
 // The smallest valid PGM images (2x1 gray).

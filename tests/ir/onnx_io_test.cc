@@ -18,7 +18,7 @@
 #include "ir/graph.h"
 #include "ir/onnx_export.h"
 #include "ir/onnx_import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 using namespace c8;
 

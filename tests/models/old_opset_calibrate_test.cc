@@ -14,7 +14,7 @@
 #include "ir/onnx_export.h"
 #include "ir/onnx_import.h"
 #include "models/ort_peer.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/session.h"
 
 using namespace c8;

@@ -9,7 +9,7 @@
 #include "report/compare.h"
 #include "report/precision.h"
 #include "report/report.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace {
 

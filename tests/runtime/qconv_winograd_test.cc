@@ -102,6 +102,11 @@ TEST(QConvWinograd, BitIdenticalToDirectInt8) {
       {1, 8, 128, 16, 7, 8, {1, 1, 1, 1}, "Relu", false, 0, "4x2"},
       // 255 * 9 * 320 * 63 * 48 > 2^31: F(4x2) could overflow, F(2x2) runs
       {1, 8, 320, 16, 6, 6, {1, 1, 1, 1}, "Relu", false, 0, "2x2"},
+      // Maps smaller than a tile: under --tune the kernel competes on every 3x3 layer.
+      {4, 8, 16, 64, 1, 1, {1, 1, 1, 1}, "Relu", false, 7},
+      {1, 8, 16, 24, 2, 3, {1, 1, 1, 1}, "", false, 7},
+      {2, 8, 16, 16, 4, 4, {1, 1, 1, 1}, "Relu", true, 7},
+      {4, 8, 16, 64, 3, 3, {0, 0, 0, 0}, "", false, 7},  // 1x1 output
   };
   uint32_t seed = 1;
   for (const QCase& c : cases) {

@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "ir/graph.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/op_registry.h"
 
 using namespace c8;

@@ -101,7 +101,7 @@ TEST(Tuning, TimesExactCandidatesCachesTheWinnerAndKeepsTheBits) {
   EXPECT_EQ(c8test::diff_outputs(want, got).differ, 0) << "the tuned kernel changed the numbers";
 
   // The winner is on disk, and a cached load uses it without timing.
-  const std::string cache = dir + "/calibr8/tuning.json";
+  const std::string cache = dir + "/calibr8/tuning-1.json";
   ASSERT_TRUE(fs::exists(cache));
   const std::string text = c8test::slurp(cache);
   EXPECT_NE(text.find("\"winner\": \"" + rec->factory + "\""), std::string::npos) << text;
@@ -113,6 +113,18 @@ TEST(Tuning, TimesExactCandidatesCachesTheWinnerAndKeepsTheBits) {
   const KernelRecord* rec2 = &r2;
   EXPECT_TRUE(rec2->cached);
   EXPECT_EQ(rec2->factory, rec->factory);
+
+  // A cached winner that no longer exists (or refuses the node) is timed again, not trusted.
+  std::string edited = text;
+  const std::string from = "\"winner\": \"" + rec->factory + "\"";
+  edited.replace(edited.find(from), from.size(), "\"winner\": \"make_gone\"");
+  setenv("XDG_CACHE_HOME", (dir + "/other").c_str(), 1);  // a fresh store, read from disk again below
+  fs::create_directories(dir + "/other/calibr8");
+  std::ofstream(dir + "/other/calibr8/tuning-1.json") << edited;
+  Session stale(g, cached);
+  EXPECT_EQ(c8test::diff_outputs(want, stale.run({x})[0]).differ, 0);
+  EXPECT_FALSE(conv_record(stale).cached);
+  EXPECT_EQ(conv_record(stale).tuned_ms.size(), 2u);
   fs::remove_all(dir);
 }
 
@@ -142,14 +154,14 @@ TEST(Tuning, DamagedCacheIsRebuilt) {
   const std::string dir = c8test::temp_dir();
   setenv("XDG_CACHE_HOME", dir.c_str(), 1);
   fs::create_directories(dir + "/calibr8");
-  std::ofstream(dir + "/calibr8/tuning.json") << "{\"format\": \"calibr8-tuning-1\", \"machines\": {\"x\": [1, 2";
+  std::ofstream(dir + "/calibr8/tuning-1.json") << "{\"format\": \"calibr8-tuning-1\", \"machines\": {\"x\": [1, 2";
   SessionOptions cached;
   cached.tune = Tune::Cached;
   Session s(conv3x3_graph(), cached);
   s.run({input()});
   EXPECT_FALSE(conv_record(s).cached);
   EXPECT_EQ(conv_record(s).tuned_ms.size(), 2u);
-  const std::string text = c8test::slurp(dir + "/calibr8/tuning.json");
+  const std::string text = c8test::slurp(dir + "/calibr8/tuning-1.json");
   EXPECT_TRUE(nlohmann::json::accept(text)) << text;
   fs::remove_all(dir);
 }

@@ -13,7 +13,7 @@
 
 #include "eval/datasets/common.h"
 #include "eval/limits.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace fs = std::filesystem;
 

@@ -1,6 +1,6 @@
 // (d) class sub-folders and (e) plain image folders.
 #include "eval/datasets/common.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace c8 {
 

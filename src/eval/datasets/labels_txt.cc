@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "eval/datasets/common.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace c8 {
 

@@ -1,6 +1,6 @@
 // (c) list.txt: "image_path [annotation_path ...]" per line (detection / segmentation).
 #include "eval/datasets/common.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace c8 {
 

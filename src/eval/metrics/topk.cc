@@ -5,7 +5,7 @@
 #include <numeric>
 #include <string>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace c8 {
 

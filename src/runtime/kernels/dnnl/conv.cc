@@ -58,7 +58,6 @@ struct ConvKernel : Kernel {
   // "+reorder": the input is converted to the primitive's layout on every run
   // (counted as reorder time by `bench --profile`).
   std::string impl() const override { return impl_of(pd) + (src_ad.needed() ? " +reorder" : ""); }
-  std::string contract() const override { return "f32"; }  // FP32 in and out (make_conv)
 };
 
 std::unique_ptr<Kernel> make_conv(BuildCtx& ctx) {

@@ -85,7 +85,7 @@ struct QWino : Kernel, WinoTiles {
       else output_transform(M.data(), t0, nt, dst);
     });
   }
-  std::string contract() const override { return "int8-exact"; }  // bit-identical to direct INT8 (QConvWinograd tests)
+  std::string contract() const override { return "int8-exact"; }  // bit-identical to direct INT8 (QConvWinograd tests, 1x1 maps up)
   std::string impl() const override {
     return std::string(mx4 == 3   ? "c8:winograd_f4x3_3x3_int:avx2 "
                        : mx4 == 2 ? "c8:winograd_f4x2_3x3_int:avx2 "

@@ -5,7 +5,7 @@
 #include <limits>
 #include <map>
 
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/kernels/ref/broadcast.h"
 #include "runtime/op_registry.h"
 

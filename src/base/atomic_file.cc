@@ -1,4 +1,4 @@
-#include "runtime/atomic_file.h"
+#include "base/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace c8 {
 namespace {

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 namespace c8 {
 
