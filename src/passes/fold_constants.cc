@@ -1,7 +1,7 @@
 // Nodes whose inputs are all constant are evaluated once with their
 // reference kernel (ONNX Runtime's constant folding does the same).
 #include "passes/passes.h"
-#include "runtime/op_registry.h"
+#include "ops/op_registry.h"
 
 namespace c8 {
 

@@ -14,7 +14,7 @@
 //     alpha=beta=1) and 2-D MatMul with constant B become calibr8::QGemm.
 //     Output: uint8/int8 when a QuantizeLinear follows, else float32.
 //     Float post-ops run in the "y / y_scale" domain of the fast kernel; the
-//     reference kernel (kernels/ref/qops.cc) is exactly DQ -> op -> Q.
+//     reference kernel (ops/ref/qops.cc) is exactly DQ -> op -> Q.
 //  4. DQ -> AveragePool/GlobalAveragePool -> Q with equal parameters becomes
 //     calibr8::QAveragePool / QGlobalAveragePool (uint8 pooling).
 //  4b. DQ(a) + DQ(b) (same shape) [-> Relu/Clip]* -> Q becomes calibr8::QAdd.
@@ -41,8 +41,7 @@
 #include "passes/pass_util.h"
 #include "passes/passes.h"
 #include "passes/qdq_util.h"
-#include "runtime/op_registry.h"
-#include "runtime/session.h"
+#include "ops/op_registry.h"
 
 namespace c8 {
 

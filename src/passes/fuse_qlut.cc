@@ -29,7 +29,7 @@
 
 #include "passes/pass_util.h"
 #include "passes/qdq_util.h"
-#include "runtime/op_registry.h"
+#include "ops/op_registry.h"
 
 namespace c8 {
 namespace {

@@ -1,6 +1,8 @@
 #pragma once
 // Graph transforms, one per file, each a function of Graph& that returns the
 // number of rewrites it made (0 = nothing to do). Each is tested alone.
+#include <vector>
+
 #include "ir/graph.h"
 
 namespace c8 {
@@ -14,5 +16,13 @@ int fuse_activation(Graph& g);        // Conv/Gemm -> Relu/Clip/... as an eltwis
 int fuse_sum(Graph& g);               // Conv + Add(residual) as a sum post-op
 int fuse_silu_hardswish(Graph& g);    // x*Sigmoid(x) -> SiLU, x*HardSigmoid(x) -> HardSwish
 int fuse_qdq(Graph& g);               // QDQ patterns -> calibr8::QConv/QGemm/QAveragePool, u8 pools/views
+
+// Replaces shapes of graph inputs by `input_shapes`, infers every value's
+// dtype/shape and folds nodes whose inputs are all constant (Shape of a known
+// shape included). Throws c8::Error naming the node at fault.
+void specialize(Graph& g, const std::vector<Shape>& input_shapes);
+
+// Applies the standard passes above in order (pipeline.cc).
+void optimize_graph(Graph& g);
 
 }  // namespace c8

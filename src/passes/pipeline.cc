@@ -1,5 +1,4 @@
 #include "passes/passes.h"
-#include "runtime/session.h"
 
 namespace c8 {
 

@@ -8,7 +8,7 @@
 
 
 #include "base/error.h"
-#include "runtime/kernels/ref/broadcast.h"
+#include "ops/ref/broadcast.h"
 
 namespace c8 {
 namespace {

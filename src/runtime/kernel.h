@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "ir/graph.h"
-#include "runtime/op_registry.h"
+#include "ops/op_registry.h"
 
 namespace c8 {
 

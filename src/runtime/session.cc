@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "passes/passes.h"
 #include "runtime/ref_kernel.h"
 
 namespace c8 {

@@ -77,12 +77,4 @@ class Session {
   Plan* last_ = nullptr;
 };
 
-// Applies the standard optimisation passes in order (see passes/passes.h).
-void optimize_graph(Graph& g);
-
-// Replaces shapes of graph inputs by `input_shapes`, infers every value's
-// dtype/shape and folds nodes whose inputs are all constant (Shape of a known
-// shape included). Throws c8::Error naming the node at fault.
-void specialize(Graph& g, const std::vector<Shape>& input_shapes);
-
 }  // namespace c8

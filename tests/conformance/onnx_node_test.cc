@@ -22,7 +22,7 @@
 #include "ir/graph.h"
 #include "ir/onnx_import.h"
 #include "base/error.h"
-#include "runtime/op_registry.h"
+#include "ops/op_registry.h"
 #include "runtime/ref_executor.h"
 
 using namespace c8;

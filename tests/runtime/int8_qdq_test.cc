@@ -1,5 +1,5 @@
 // INT8 runtime on standard ONNX QDQ graphs: passes/fuse_qdq.cc +
-// kernels/dnnl/q*.cc against the same QDQ graph on the reference executor.
+// kernels/onednn/q*.cc and kernels/x86/*/q*.cc against the same QDQ graph on the reference executor.
 // The QDQ graphs are made here by a small helper (min/max calibration,
 // per-channel symmetric int8 weights, uint8 asymmetric or int8 symmetric
 // activations), not by src/quant.

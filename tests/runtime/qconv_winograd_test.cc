@@ -15,7 +15,7 @@
 #include <dnnl.hpp>
 
 #include "ir/graph.h"
-#include "runtime/kernels/dnnl/winograd_tiles.h"
+#include "runtime/kernels/x86/avx2/winograd_tiles.h"
 #include "runtime/kernel.h"
 #include "runtime/session.h"
 #include "qdq_build.h"
