@@ -74,6 +74,10 @@ int dq_of(const Graph& g, int v, QParams& p) {
   return pi;
 }
 
+// Shape tensors (Shape -> Gather -> Concat -> Reshape) are a few values; a
+// constant this large is data, whose shape inference never needs its values.
+constexpr int64_t kShapeFoldElements = 4096;
+
 ShapeMap infer_shapes(const Graph& g) {
   ShapeMap m;
   std::vector<Shape> in;
@@ -87,7 +91,10 @@ ShapeMap infer_shapes(const Graph& g) {
   }
   try {
     Graph c = g;
-    specialize(c, in);
+    // Shapes only: fold the small shape sub-graphs, not every weight's
+    // DequantizeLinear (resnet50's 25 M weights through the reference kernel
+    // took a second of every load).
+    specialize(c, in, kShapeFoldElements);
     for (const Value& v : c.values)
       if (v.has_shape) m[v.name] = v.shape;
   } catch (const std::exception&) {

@@ -19,8 +19,9 @@ int fuse_qdq(Graph& g);               // QDQ patterns -> calibr8::QConv/QGemm/QA
 
 // Replaces shapes of graph inputs by `input_shapes`, infers every value's
 // dtype/shape and folds nodes whose inputs are all constant (Shape of a known
-// shape included). Throws c8::Error naming the node at fault.
-void specialize(Graph& g, const std::vector<Shape>& input_shapes);
+// shape included) when their outputs hold at most max_fold_elements (and
+// never above 16 M). Throws c8::Error naming the node at fault.
+void specialize(Graph& g, const std::vector<Shape>& input_shapes, int64_t max_fold_elements = int64_t(1) << 24);
 
 // Applies the standard passes above in order (pipeline.cc).
 void optimize_graph(Graph& g);

@@ -3,6 +3,8 @@
 // which is what lets the planner create oneDNN primitives with fixed dims.
 #include <omp.h>
 
+#include <algorithm>
+
 #include "ops/op_registry.h"
 #include "passes/passes.h"
 
@@ -24,7 +26,7 @@ bool foldable(const Node& n) {
 
 }  // namespace
 
-void specialize(Graph& g, const std::vector<Shape>& input_shapes) {
+void specialize(Graph& g, const std::vector<Shape>& input_shapes, int64_t max_fold_elements) {
   if (input_shapes.size() != g.inputs.size())
     throw Error("model has " + std::to_string(g.inputs.size()) + " inputs, got " + std::to_string(input_shapes.size()));
   for (size_t i = 0; i < g.inputs.size(); ++i) {
@@ -96,7 +98,7 @@ void specialize(Graph& g, const std::vector<Shape>& input_shapes) {
         if (d < 0) throw Error(node_label(n) + ": output '" + o.name + "' has a data-dependent shape " + shape_str(o.shape) + ", which the fast runtime cannot plan");
       out_elems += shape_numel(o.shape);
     }
-    if (all_const && foldable(n) && out_elems <= kMaxFoldElements) {
+    if (all_const && foldable(n) && out_elems <= std::min(max_fold_elements, kMaxFoldElements)) {
       std::vector<Tensor> inputs;
       for (int v : n.inputs) inputs.push_back(v >= 0 ? *g.values[size_t(v)].constant : Tensor());
       std::vector<Tensor> res(n.outputs.size());

@@ -201,3 +201,54 @@ TEST(Passes, FoldConstantsEvaluatesShapeArithmetic) {
   const Tensor& folded = g.const_of(g.nodes[0].inputs[1]);
   EXPECT_EQ(folded.to_f32_vector(), (std::vector<float>{4, 6}));
 }
+
+// Shape specialisation with a fold limit (fuse_qdq's shape pass): values come
+// out with their shapes, a weight's DequantizeLinear above the limit stays a
+// node instead of being expanded to floats through the reference kernel, and
+// the small shape sub-graph is still folded.
+TEST(Passes, SpecializeFoldsOnlyUpToTheLimit) {
+  auto build = [] {
+    Graph g;
+    int x = g.add_value("x", DType::F32);
+    g.values[size_t(x)].shape = {-1, 64};
+    g.values[size_t(x)].has_shape = true;
+    g.inputs = {x};
+    Tensor w(DType::I8, {64, 128});
+    for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(i % 255 - 127);
+    Tensor s(DType::F32, {});
+    s.data<float>()[0] = 0.05f;
+    int wq = g.add_constant("wq", w);
+    int ws = g.add_constant("ws", s);
+    int wf = g.add_value("wf");
+    g.add_node("DequantizeLinear", {wq, ws}, {wf}, "dq_w");
+    int y = g.add_value("y");
+    g.add_node("MatMul", {x, wf}, {y}, "mm");
+    int shp = g.add_value("shp");
+    g.add_node("Shape", {y}, {shp}, "shape");
+    int r = g.add_value("r");
+    g.add_node("Reshape", {y, shp}, {r}, "reshape");
+    g.outputs = {r};
+    EXPECT_EQ(g.verify(), "");
+    return g;
+  };
+  auto dq_alive = [](const Graph& g) {
+    for (const Node& n : g.nodes)
+      if (!n.dead && n.op == "DequantizeLinear") return true;
+    return false;
+  };
+  auto shape_folded = [](const Graph& g) {
+    for (const Node& n : g.nodes)
+      if (!n.dead && n.op == "Shape") return false;
+    return true;
+  };
+  Graph limited = build();
+  specialize(limited, {{2, 64}}, 4096);
+  EXPECT_TRUE(dq_alive(limited));
+  EXPECT_TRUE(shape_folded(limited));
+  const Value& r = limited.values[size_t(limited.outputs[0])];
+  EXPECT_EQ(r.shape, (Shape{2, 128}));
+  Graph full = build();
+  specialize(full, {{2, 64}});
+  EXPECT_FALSE(dq_alive(full));
+  EXPECT_EQ(full.values[size_t(full.outputs[0])].shape, (Shape{2, 128}));
+}
