@@ -64,11 +64,14 @@ class Kernel {
   virtual void execute(KernelIO& io) = 0;
   // What runs, for reports and tests: e.g. "dnnl:brgconv:avx512_core f32" or "ref".
   virtual std::string impl() const = 0;
-  // Kernels of one node with the same non-empty contract give the same bits,
+  // Kernels of one node with the same non-empty contract are interchangeable,
   // and the planner may pick among them by timing (runtime/tuning.h):
-  // "int8-exact" = the exact integer result. Empty: this kernel's numbers are
-  // its own (FP32 kernels differ in float rounding; an FP32 fall-back of an
-  // INT8 node), so fixed rules choose it: output bits never depend on timing.
+  // "int8-exact" = the exact integer result; "f32" = FP32 math that differs
+  // only in float rounding (direct vs Winograd convolution): timing picks
+  // among those only with a clear margin and the choice is cached per machine,
+  // so noise does not flip output bits between runs (session.cc tune_node);
+  // calibration never tunes. Empty: this kernel's numbers are its own (an FP32
+  // fall-back of an INT8 node), so fixed rules choose it.
   virtual std::string contract() const { return ""; }
 };
 

@@ -3,6 +3,7 @@
 // only the winner, and the numbers never depend on which kernel won.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -163,6 +164,60 @@ TEST(Tuning, DamagedCacheIsRebuilt) {
   EXPECT_EQ(conv_record(s).tuned_ms.size(), 2u);
   const std::string text = c8test::slurp(dir + "/calibr8/tuning-1.json");
   EXPECT_TRUE(nlohmann::json::accept(text)) << text;
+  fs::remove_all(dir);
+}
+
+// FP32 3x3 conv (64 -> 64, 28x28, bias, Relu): on AVX-512 oneDNN's Winograd
+// competes with the direct conv ("f32" contract). Whichever wins stays within
+// float rounding of the reference kernel, and the Winograd one wins only with
+// the clear margin that keeps timing noise from flipping output bits.
+TEST(Tuning, FloatWinogradCompetesWithinRoundingAndMargin) {
+  const std::string dir = c8test::temp_dir();
+  setenv("XDG_CACHE_HOME", dir.c_str(), 1);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd;
+  Graph g;
+  g.opset = 13;
+  const int64_t C = 64, H = 28;
+  int x = c8test::float_input(g, "x", {1, C, H, H});
+  Tensor w(DType::F32, {C, C, 3, 3}), b(DType::F32, {C});
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = 0.05f * nd(rng);
+  for (int64_t i = 0; i < b.numel(); ++i) b.data<float>()[i] = 0.1f * nd(rng);
+  int y = g.add_value("y", DType::F32);
+  int cv = g.add_node("Conv", {x, g.add_constant("w", w), g.add_constant("b", b)}, {y}, "conv");
+  g.nodes[size_t(cv)].set_ints("kernel_shape", {3, 3});
+  g.nodes[size_t(cv)].set_ints("pads", {1, 1, 1, 1});
+  int r = g.add_value("r", DType::F32);
+  g.add_node("Relu", {y}, {r}, "relu");
+  g.outputs = {r};
+  Tensor in(DType::F32, {1, C, H, H});
+  for (int64_t i = 0; i < in.numel(); ++i) in.data<float>()[i] = std::fabs(nd(rng));
+
+  SessionOptions ref;
+  ref.fast = false;
+  const Tensor want = Session(g, ref).run({in})[0];
+  SessionOptions full;
+  full.tune = Tune::Full;
+  Session tuned(g, full);
+  const Tensor got = tuned.run({in})[0];
+  KernelRecord rec;
+  for (const KernelRecord& k : tuned.kernels())
+    if (k.op == "Conv") rec = k;
+  float peak = 0, err = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    peak = std::max(peak, std::fabs(want.data<float>()[i]));
+    err = std::max(err, std::fabs(want.data<float>()[i] - got.data<float>()[i]));
+  }
+  EXPECT_LE(err, 2e-5f * peak) << rec.impl;
+  if (!cpu_isa_at_least(dnnl::cpu_isa::avx512_core)) {
+    EXPECT_EQ(rec.tuned_ms.count("make_conv_winograd"), 0u) << "oneDNN's Winograd is AVX-512 only";
+  } else {
+    ASSERT_TRUE(rec.tuned_ms.count("make_conv") && rec.tuned_ms.count("make_conv_winograd")) << rec.impl;
+    const bool wino = rec.factory == "make_conv_winograd";
+    EXPECT_EQ(wino, rec.impl.find("wino") != std::string::npos) << rec.impl;
+    if (wino) EXPECT_LT(rec.tuned_ms.at("make_conv_winograd"), 0.85 * rec.tuned_ms.at("make_conv"));
+    else EXPECT_GE(rec.tuned_ms.at("make_conv_winograd"), 0.85 * rec.tuned_ms.at("make_conv"));
+  }
   fs::remove_all(dir);
 }
 

@@ -24,11 +24,10 @@ using conv = dnnl::convolution_forward;
 
 // Primitive descriptor with `src_md` (tag::any allowed), weights/dst any.
 conv::primitive_desc build_conv_pd(const dnnl::engine& eng, const ConvGeom& g, const md_t& src_md, dt wei_t, dt dst_t,
-                                   bool bias, const dnnl::primitive_attr& attr) {
+                                   bool bias, const dnnl::primitive_attr& attr, dnnl::algorithm alg) {
   md_t wmd(g.wei, wei_t, tag::any), dmd(g.dst, dst_t, tag::any);
   md_t bmd = bias ? md_t(g.bias, dt::f32, tag::a) : md_t();
-  conv::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, wmd, bmd, dmd,
-               g.strides, g.dil, g.pl, g.pr);
+  conv::desc d(dnnl::prop_kind::forward_inference, alg, src_md, wmd, bmd, dmd, g.strides, g.dil, g.pl, g.pr);
   return conv::primitive_desc(d, attr, eng);
 }
 
@@ -58,9 +57,18 @@ struct ConvKernel : Kernel {
   // "+reorder": the input is converted to the primitive's layout on every run
   // (counted as reorder time by `bench --profile`).
   std::string impl() const override { return impl_of(pd) + (src_ad.needed() ? " +reorder" : ""); }
+  // Direct and Winograd convolutions differ in float rounding only (oneDNN's
+  // F(2x2,3x3) / F(4x4,3x3): 1e-6 of the output's range on resnet/googlenet
+  // shapes, OnednnConv tests bound it), so the planner may time them.
+  std::string contract() const override { return "f32"; }
 };
 
-std::unique_ptr<Kernel> make_conv(BuildCtx& ctx) {
+// Direct convolution, or with `alg` = convolution_winograd oneDNN's AVX-512
+// Winograd (F(2x2,3x3) or F(4x4,3x3), its choice). Measured on Zen 5, 1
+// thread: 0.40-0.55x the direct brgconv on resnet50's and most of googlenet's
+// 3x3 layers, but 1.25-2.4x on others (96->208 at 14x14, a 3-channel stem),
+// so it is never a fixed rule: it runs only where tuning timed it faster.
+std::unique_ptr<Kernel> make_conv_alg(BuildCtx& ctx, dnnl::algorithm alg) {
   if (ctx.in.size() < 2 || ctx.out.empty() || !is_f32(ctx.in[0]) || !is_f32(ctx.in[1]) || !is_f32(ctx.out[0]))
     return nullptr;
   const dnnl::engine& eng = *ctx.engine;
@@ -79,14 +87,14 @@ std::unique_ptr<Kernel> make_conv(BuildCtx& ctx) {
 
   auto k = std::make_unique<ConvKernel>();
   try {
-    k->pd = build_conv_pd(eng, g, md_t(g.src, dt::f32, tag::any), dt::f32, dt::f32, has_bias, attr);
+    k->pd = build_conv_pd(eng, g, md_t(g.src, dt::f32, tag::any), dt::f32, dt::f32, has_bias, attr, alg);
     const md_t& arriving = ctx.in[0].md;
     if (k->pd.src_desc() != arriving && (!is_plain_md(arriving) || g.C <= 4)) {
       // Prefer the arriving layout if oneDNN runs the same implementation on
       // it (a layout another primitive chose, or the few-channel stem whose
       // kernels read NCHW directly); a plain many-channel input is reordered.
       try {
-        auto forced = build_conv_pd(eng, g, arriving, dt::f32, dt::f32, has_bias, attr);
+        auto forced = build_conv_pd(eng, g, arriving, dt::f32, dt::f32, has_bias, attr, alg);
         if (std::string(forced.impl_info_str()) == k->pd.impl_info_str()) k->pd = forced;
       } catch (const dnnl::error&) {
       }
@@ -121,7 +129,25 @@ std::unique_ptr<Kernel> make_conv(BuildCtx& ctx) {
   return k;
 }
 
+std::unique_ptr<Kernel> make_conv(BuildCtx& ctx) { return make_conv_alg(ctx, dnnl::algorithm::convolution_direct); }
+
+// Only a candidate under tuning (priority below the direct conv, which always
+// builds); only 2-D 3x3 stride-1 undilated ungrouped convolutions, the only
+// ones oneDNN's Winograd takes.
+std::unique_ptr<Kernel> make_conv_winograd(BuildCtx& ctx) {
+  if (!ctx.tuning || ctx.in.size() < 2 || !ctx.in[1].constant) return nullptr;
+  ConvGeom g;
+  if (!conv_geom(ctx, g)) return nullptr;
+  if (g.sp != 2 || g.group != 1 || g.wei.size() != 4 || g.wei[2] != 3 || g.wei[3] != 3) return nullptr;
+  if (g.strides[0] != 1 || g.strides[1] != 1 || g.dil[0] != 0 || g.dil[1] != 0) return nullptr;
+  auto k = make_conv_alg(ctx, dnnl::algorithm::convolution_winograd);
+  // oneDNN names its Winograd kernels "...wino..."; anything else is not one.
+  if (k && k->impl().find("wino") == std::string::npos) return nullptr;
+  return k;
+}
+
 C8_REGISTER_FAST_KERNEL("Conv", 100, make_conv);
+C8_REGISTER_FAST_KERNEL("Conv", 90, make_conv_winograd);
 
 }  // namespace
 }  // namespace c8::dnnlk

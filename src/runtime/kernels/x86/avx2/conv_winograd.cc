@@ -53,6 +53,8 @@ struct WinoConv : Kernel, WinoTiles {
     });
   }
   std::string impl() const override { return "c8:winograd_f2x3:avx2"; }
+  // Differs from direct convolution in float rounding only (reference-kernel tests).
+  std::string contract() const override { return "f32"; }
 
 
   void input_transform(const float* src, int64_t t0, int64_t nt, float* V) const {
