@@ -366,6 +366,7 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   so.optimize = false;
   Session sess(run_g, so);
   for (const ActQuantizer& a : P.acts) sess.observed.insert(G.values[size_t(a.value)].name);
+  sess.observe_raw = true;  // min / max / histograms need no channel order: no copies
   int input_act = G.inputs.empty() ? -1 : P.act_index(G.inputs[0]);
   size_t done = 0;
   BatchSpill spill(s.bias_correction);
@@ -500,6 +501,7 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
     };
     std::string input_name = G.inputs.empty() ? "" : G.values[size_t(G.inputs[0])].name;
     sess.observed.clear();  // this pass reads layer inputs only
+    sess.observe_raw = false;  // per-channel tap sums need the plain layout
     for (auto& [name, layers] : by_input) sess.observed.insert(name);
     size_t bdone = 0;
     for (size_t b = 0; b < src.batches; ++b) {

@@ -56,6 +56,11 @@ class Session {
   // When non-empty, the observer sees only values with these names: the rest
   // are not copied to plain layout (that copy is most of an observer's cost).
   std::set<std::string> observed;
+  // The observer only needs each sample's values, in any order (min / max /
+  // histograms): a blocked value whose samples are contiguous and unpadded is
+  // handed over in its own layout, without a copy. The tensor's shape is then
+  // the logical one but its elements within a sample are permuted.
+  bool observe_raw = false;
 
   const Graph& graph() const { return g_; }
   const SessionOptions& options() const { return opts_; }
