@@ -34,6 +34,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     std::string target = "auto";
     bool no_bias = false, json = false;
     int batch = 0, threads = 1;
+    size_t bias_images = kDefaultBiasImages;
     PreprocessFlags pre;
   };
   auto o = std::make_shared<Opts>();
@@ -57,6 +58,9 @@ CommandAction add_calibrate_command(CLI::App& app) {
   cmd->add_option("--target", o->target, "CPU the model is for: auto (this CPU), vnni (8-bit weights: AVX-512 VNNI / AVX-VNNI), avx2 or any (7-bit weights, exact INT8 on every x86 CPU and runtime)")
       ->check(CLI::IsMember({"auto", "avx2", "vnni", "any"}));
   cmd->add_flag("--no-bias-correction", o->no_bias, "skip the fast bias correction pass");
+  cmd->add_option("--bias-images", o->bias_images,
+                  "bias correction estimates its per-channel shifts on the first N calibration images (0 = all; default " +
+                      std::to_string(kDefaultBiasImages) + "); the statistics use every image");
   cmd->add_option("--batch", o->batch, "batch size (default: the model's fixed batch, else 32)")->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", o->threads, "threads")->check(CLI::Range(1, 256));
   cmd->add_option("-o,--output", o->output, "output QDQ ONNX file (written atomically)")->required();
@@ -122,6 +126,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     s.saturation_fix = o->sat;
     s.target = o->target;
     s.bias_correction = !o->no_bias;
+    s.bias_images = o->bias_images;
     s.ignore = o->ignore;
     s.threads = o->threads;
     std::unique_ptr<Progress> bar;
@@ -192,7 +197,11 @@ CommandAction add_calibrate_command(CLI::App& app) {
                   "images      %zu from %s\nquantized   %zu layers, %zu activation quantizers in %zu scale groups\n"
                   "time        statistics %.2f s, bias correction %.2f s, total %.2f s\n",
                   m.path.c_str(), o->output.c_str(), o->preset.c_str(), o->act_est.c_str(), o->weight_est.c_str(),
-                  rep["settings"]["saturation_fix"].get<std::string>().c_str(), s.bias_correction ? "on" : "off", idx.size(),
+                  rep["settings"]["saturation_fix"].get<std::string>().c_str(),
+                  !s.bias_correction ? "off"
+                  : r.bias_images < idx.size() ? ("on, first " + std::to_string(r.bias_images) + " images").c_str()
+                                               : "on",
+                  idx.size(),
                   calib_path.c_str(), wq, aq, r.placement.groups.size(), r.seconds_stats, r.seconds_bias,
                   now_seconds() - t_start);
     }

@@ -95,6 +95,13 @@ double progression_sum(const float* a, int64_t count, int64_t step) {
 }  // namespace
 
 std::vector<double> LayerMeanShift::conv_tap_sums(const Node& n, const Tensor& x, size_t n_valid, const Shape& w_shape) {
+  std::vector<double> T;
+  add_conv_tap_sums(n, x, n_valid, w_shape, T);
+  return T;
+}
+
+void LayerMeanShift::add_conv_tap_sums(const Node& n, const Tensor& x, size_t n_valid, const Shape& w_shape,
+                                       std::vector<double>& T) {
   if (x.rank() < 3 || x.rank() > 5 || int(w_shape.size()) != x.rank())
     throw Error("bias correction: '" + n.name + "' is not a 1-3D convolution");
   std::vector<int64_t> sp(x.shape.begin() + 2, x.shape.end()), ks(w_shape.begin() + 2, w_shape.end());
@@ -106,50 +113,57 @@ std::vector<double> LayerMeanShift::conv_tap_sums(const Node& n, const Tensor& x
   const int64_t N = std::min<int64_t>(x.shape[0], int64_t(n_valid)), C = x.shape[1];
   const int64_t ID = in[0], IH = in[1], IW = in[2], KD = k[0], KH = k[1], KW = k[2];
   const int64_t taps = KD * KH * KW;
-  std::vector<double> T(size_t(C * taps), 0.0);
+  if (T.empty()) T.assign(size_t(C * taps), 0.0);
+  if (T.size() != size_t(C * taps)) throw Error("bias correction: '" + n.name + "' changed shape between batches");
   // Per (kh): the rows that kh reads, added column-wise (vectorised float
   // adds over whole rows); then per (kh, kw): the columns kw reads. Rows are
   // short, so float partial sums lose nothing that matters for a mean.
-  std::vector<float> acc(static_cast<size_t>(KH * IW));
-  std::vector<double> r2(static_cast<size_t>(ID * KH * KW));  // per (id, kh, kw)
-  std::vector<float> total(static_cast<size_t>(IW));           // all rows of a plane, column-wise
+  // Channels are independent (each writes its own T entries, samples in
+  // order), so they are split over the threads without changing a bit.
   const int64_t stride_h = st[1];
   const float* px = x.data<float>();
-  for (int64_t b = 0; b < N; ++b)
-    for (int64_t c = 0; c < C; ++c) {
-      const float* plane = px + (b * C + c) * ID * IH * IW;
-      for (int64_t id = 0; id < ID; ++id) {
-        const float* pd = plane + id * IH * IW;
-        // Stride 1 in H (and more than one kh): every kh reads all rows but a
-        // few at the edges, so sum all rows once and take the edges off.
-        const bool unit = stride_h == 1 && KH > 1;
-        if (unit) sum_rows(total.data(), pd, IH, IW, IW);
-        for (int64_t kh = 0; kh < KH; ++kh) {
-          const Progression& p = L[1][size_t(kh)];
-          float* a = acc.data() + kh * IW;
-          if (unit && p.count > 0) {
-            std::copy(total.begin(), total.end(), a);
-            for (int64_t r = 0; r < IH; ++r)
-              if (r < p.first || r >= p.first + p.count) sub_row(a, pd + r * IW, IW);
-          } else {
-            sum_rows(a, pd + p.first * IW, p.count, p.step * IW, IW);
-          }
-          for (int64_t kw = 0; kw < KW; ++kw) {
-            const Progression& q = L[2][size_t(kw)];
-            r2[size_t((id * KH + kh) * KW + kw)] = progression_sum(a + q.first, q.count, q.step);
+  for (int64_t b = 0; b < N; ++b) {
+#pragma omp parallel
+    {
+      std::vector<float> acc(static_cast<size_t>(KH * IW));
+      std::vector<double> r2(static_cast<size_t>(ID * KH * KW));  // per (id, kh, kw)
+      std::vector<float> total(static_cast<size_t>(IW));           // all rows of a plane, column-wise
+#pragma omp for schedule(static)
+      for (int64_t c = 0; c < C; ++c) {
+        const float* plane = px + (b * C + c) * ID * IH * IW;
+        for (int64_t id = 0; id < ID; ++id) {
+          const float* pd = plane + id * IH * IW;
+          // Stride 1 in H (and more than one kh): every kh reads all rows but a
+          // few at the edges, so sum all rows once and take the edges off.
+          const bool unit = stride_h == 1 && KH > 1;
+          if (unit) sum_rows(total.data(), pd, IH, IW, IW);
+          for (int64_t kh = 0; kh < KH; ++kh) {
+            const Progression& p = L[1][size_t(kh)];
+            float* a = acc.data() + kh * IW;
+            if (unit && p.count > 0) {
+              std::copy(total.begin(), total.end(), a);
+              for (int64_t r = 0; r < IH; ++r)
+                if (r < p.first || r >= p.first + p.count) sub_row(a, pd + r * IW, IW);
+            } else {
+              sum_rows(a, pd + p.first * IW, p.count, p.step * IW, IW);
+            }
+            for (int64_t kw = 0; kw < KW; ++kw) {
+              const Progression& q = L[2][size_t(kw)];
+              r2[size_t((id * KH + kh) * KW + kw)] = progression_sum(a + q.first, q.count, q.step);
+            }
           }
         }
-      }
-      double* tc = T.data() + c * taps;
-      for (int64_t kd = 0; kd < KD; ++kd) {
-        const Progression& p = L[0][size_t(kd)];
-        for (int64_t j = 0; j < p.count; ++j) {
-          const double* r = r2.data() + (p.first + j * p.step) * KH * KW;
-          for (int64_t t = 0; t < KH * KW; ++t) tc[kd * KH * KW + t] += r[t];
+        double* tc = T.data() + c * taps;
+        for (int64_t kd = 0; kd < KD; ++kd) {
+          const Progression& p = L[0][size_t(kd)];
+          for (int64_t j = 0; j < p.count; ++j) {
+            const double* r = r2.data() + (p.first + j * p.step) * KH * KW;
+            for (int64_t t = 0; t < KH * KW; ++t) tc[kd * KH * KW + t] += r[t];
+          }
         }
       }
     }
-  return T;
+  }
 }
 
 LayerMeanShift::LayerMeanShift(const Graph& g, int node, Tensor w, Tensor wq)
@@ -160,16 +174,27 @@ LayerMeanShift::LayerMeanShift(const Graph& g, int node, Tensor w, Tensor wq)
 }
 
 void LayerMeanShift::add(const Tensor& x, const Tensor& xq, size_t n_valid) {
+  add_part(x, xq, n_valid);
+  end_batch();
+}
+
+void LayerMeanShift::end_batch() {
+  auto join = [](std::vector<double>& acc, std::vector<double>& b) {
+    if (b.empty()) return;
+    if (acc.empty()) acc.assign(b.size(), 0.0);
+    for (size_t i = 0; i < b.size(); ++i) acc[i] += b[i];
+    b.clear();
+  };
+  join(tx_, bx_);
+  join(tq_, bq_);
+}
+
+void LayerMeanShift::add_part(const Tensor& x, const Tensor& xq, size_t n_valid) {
   if (x.shape != xq.shape || x.dtype != DType::F32 || xq.dtype != DType::F32)
     throw Error("bias correction: bad input for '" + node_.name + "'");
-  auto accumulate = [](std::vector<double>& acc, const std::vector<double>& t) {
-    if (acc.empty()) acc.assign(t.size(), 0.0);
-    for (size_t i = 0; i < t.size(); ++i) acc[i] += t[i];
-  };
   if (node_.op == "Conv") {
-    std::vector<double> a = conv_tap_sums(node_, x, n_valid, w_.shape), b = conv_tap_sums(node_, xq, n_valid, w_.shape);
-    accumulate(tx_, a);
-    accumulate(tq_, b);
+    add_conv_tap_sums(node_, x, n_valid, w_.shape, bx_);
+    add_conv_tap_sums(node_, xq, n_valid, w_.shape, bq_);
     std::vector<int64_t> sp(x.shape.begin() + 2, x.shape.end()), ks(w_.shape.begin() + 2, w_.shape.end());
     double positions = 1;
     for (int64_t o : window_geometry(node_, sp, ks, false).out) positions *= double(o);
@@ -181,15 +206,15 @@ void LayerMeanShift::add(const Tensor& x, const Tensor& xq, size_t n_valid) {
   bool ta = node_.attr_i("transA", 0) != 0;
   int64_t rows = ta ? x.shape[1] : x.shape[0], K = ta ? x.shape[0] : x.shape[1];
   rows = std::min<int64_t>(rows, int64_t(n_valid));
-  auto col_sums = [&](const Tensor& t) {
-    std::vector<double> s(size_t(K), 0.0);
+  auto col_sums = [&](const Tensor& t, std::vector<double>& s) {
+    if (s.empty()) s.assign(size_t(K), 0.0);
+    if (s.size() != size_t(K)) throw Error("bias correction: '" + node_.name + "' changed shape between batches");
     const float* p = t.data<float>();
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t kk = 0; kk < K; ++kk) s[size_t(kk)] += ta ? p[kk * t.shape[1] + r] : p[r * K + kk];
-    return s;
   };
-  accumulate(tx_, col_sums(x));
-  accumulate(tq_, col_sums(xq));
+  col_sums(x, bx_);
+  col_sums(xq, bq_);
   count_ += double(rows);
 }
 

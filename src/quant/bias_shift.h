@@ -29,17 +29,27 @@ class LayerMeanShift {
   // One batch: x = the layer's FP32 input, xq = x after fake quantization.
   // Only the first n_valid samples of dim 0 count (the rest is padding).
   void add(const Tensor& x, const Tensor& xq, size_t n_valid);
+  // The same batch in consecutive pieces of samples (the calibration session
+  // runs large inputs a few samples at a time): add_part() each piece in
+  // order, then end_batch(). Sums run sample by sample in the same order as
+  // add() of the whole batch, so the result is bit-identical to it.
+  void add_part(const Tensor& x, const Tensor& xq, size_t n_valid);
+  void end_batch();
   // Per output channel: mean FP32 output - mean quantized output, bias
   // excluded (it is the same in both). Gemm: before beta (see calibrate.cc).
   std::vector<double> shift() const;
   bool empty() const { return count_ == 0; }
   // Exposed for tests: per-(channel, tap) input sums of one batch.
   static std::vector<double> conv_tap_sums(const Node& n, const Tensor& x, size_t n_valid, const Shape& w_shape);
+  // The same, added sample by sample into T (size C * taps).
+  static void add_conv_tap_sums(const Node& n, const Tensor& x, size_t n_valid, const Shape& w_shape,
+                                std::vector<double>& T);
 
  private:
   Node node_;
   Tensor w_, wq_;
   std::vector<double> tx_, tq_;  // accumulated tap sums of x and xq
+  std::vector<double> bx_, bq_;  // the current batch's, before they join tx_ / tq_
   double count_ = 0;             // output positions summed (samples x spatial)
 };
 

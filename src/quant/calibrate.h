@@ -23,6 +23,10 @@
 
 namespace c8 {
 
+// POT's default statistics subset (stat_subset_size 300): calibrations on up
+// to 300 images run bias correction on all of them, as before the limit.
+constexpr size_t kDefaultBiasImages = 300;
+
 struct CalibSettings {
   std::string preset = "performance";                // or "mixed"
   Estimator act_estimator = Estimator::MeanMinMax;   // POT's default for activations
@@ -34,6 +38,12 @@ struct CalibSettings {
   // file runs exactly in INT8 on every x86 CPU and in every runtime.
   std::string target = "auto";  // auto | avx2 | vnni | any
   bool bias_correction = true;
+  // Images the bias correction pass runs on: the first N calibration images
+  // (0 = all); the statistics pass sees every image. The pass costs about one
+  // FP32 inference per image, so a large calibration set does not double the
+  // time. 128 instead of all changed top-1 by -1.7 to +0.4 points on our
+  // 300-image validation splits (noise there, but not free), hence 300.
+  size_t bias_images = kDefaultBiasImages;
   std::vector<std::string> ignore;                   // node names or op types kept FP32
   int threads = 1;
 };
@@ -82,6 +92,7 @@ struct CalibResult {
   QuantPlacement placement;     // against the prepared FP32 graph
   std::vector<QParams> group_params;
   size_t stats_state_bytes = 0; // observer state after the statistics pass
+  size_t bias_images = 0;       // images the bias correction pass ran on
   double seconds_stats = 0, seconds_bias = 0, seconds_total = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "base/error.h"
 
@@ -70,8 +71,8 @@ double Histogram::quantile(double q) const {
   return range;
 }
 
-void TensorStats::add_sample(const float* x, size_t n) {
-  if (n == 0) return;
+// min and max of x[0, n), NaN skipped.
+static void min_max(const float* x, size_t n, float& mn_out, float& mx_out) {
   float mn = std::numeric_limits<float>::infinity(), mx = -mn;
   size_t i = 0;
 #ifdef __AVX2__
@@ -95,6 +96,30 @@ void TensorStats::add_sample(const float* x, size_t n) {
   for (; i < n; ++i) {
     mn = std::min(mn, x[i]);
     mx = std::max(mx, x[i]);
+  }
+  mn_out = mn;
+  mx_out = mx;
+}
+
+void TensorStats::add_sample(const float* x, size_t n) {
+  if (n == 0) return;
+  float mn = std::numeric_limits<float>::infinity(), mx = -mn;
+  // min and max do not depend on the order: blocks over the threads.
+  constexpr size_t kBlock = size_t(1) << 16;
+  const int64_t blocks = int64_t((n + kBlock - 1) / kBlock);
+  if (blocks <= 1) {
+    min_max(x, n, mn, mx);
+  } else {
+    std::vector<float> bmn(static_cast<size_t>(blocks)), bmx(static_cast<size_t>(blocks));
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const size_t first = size_t(b) * kBlock;
+      min_max(x + first, std::min(kBlock, n - first), bmn[size_t(b)], bmx[size_t(b)]);
+    }
+    for (int64_t b = 0; b < blocks; ++b) {
+      mn = std::min(mn, bmn[size_t(b)]);
+      mx = std::max(mx, bmx[size_t(b)]);
+    }
   }
   if (samples == 0) {
     min = mn;

@@ -150,7 +150,8 @@ inline std::vector<LayerLsb> per_layer_lsb(const c8::Graph& qdq, const std::vect
 }
 
 // Asserts the numerics-given bound on every layer: never more than 1 LSB, and
-// 1 LSB on at most `max_share` of a layer's values (near-ties; the share is
+// 1 LSB on at most `max_share` of a layer's values, or on one value of a
+// small layer (near-ties; the share is
 // the float error over the LSB, measured far below 1 % on every layer of the
 // models tested, Zen 3 AVX2 and Zen 5 VNNI). Prints the worst layers.
 inline void expect_layers_exact(const std::vector<LayerLsb>& rows, const std::string& model, double max_share = 0.01) {
@@ -164,7 +165,9 @@ inline void expect_layers_exact(const std::vector<LayerLsb>& rows, const std::st
       worst = &r;
     EXPECT_EQ(r.worse, 0) << model << ": layer " << r.value << " (" << r.ops << ") is up to " << r.max_lsb
                           << " LSB off the reference on " << r.worse << " of " << r.n << " values; ran " << r.impl;
-    EXPECT_LE(double(r.off1), max_share * double(r.n))
+    // A share cannot be judged on a few dozen values: one near-tie in a
+    // 64-value pooled vector is 1.6 %. Such a layer may have one.
+    EXPECT_LE(double(r.off1), std::max(1.0, max_share * double(r.n)))
         << model << ": layer " << r.value << " (" << r.ops << ") 1 LSB off on " << r.off1 << " of " << r.n
         << " values; ran " << r.impl;
   }

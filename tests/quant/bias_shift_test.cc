@@ -108,5 +108,39 @@ TEST(BiasShift, GemmMatchesReferenceOutputs) {
   check_layer(n, {5, 7}, {3, 7}, 4, 12);
 }
 
+// The calibration session runs a batch in pieces: add_part() over the pieces
+// then end_batch() must give the very bits of add() on the whole batch, so
+// that the piece size never changes a calibrated file.
+TEST(BiasShift, PiecesGiveTheBitsOfTheWholeBatch) {
+  for (const std::string op : {"Conv", "Gemm"}) {
+    Node n = op == "Conv" ? conv_node("3x3", {3, 3}, {}, {1, 1, 1, 1}, {}, 1) : Node();
+    if (op == "Gemm") n.op = "Gemm", n.name = "gemm";
+    const Shape xs = op == "Conv" ? Shape{5, 3, 9, 8} : Shape{5, 7}, ws = op == "Conv" ? Shape{4, 3, 3, 3} : Shape{7, 3};
+    Graph g;
+    Node proto = n;
+    proto.inputs = {g.add_value("x", DType::F32), g.add_constant("w", randn_like(ws, 1))};
+    g.nodes.push_back(proto);
+    Tensor w = randn_like(ws, 2), wq = randn_like(ws, 3);
+    LayerMeanShift whole(g, 0, w, wq), parts(g, 0, w, wq);
+    for (int b = 0; b < 3; ++b) {
+      Tensor x = randn_like(xs, 10 + uint64_t(b)), xq = randn_like(xs, 20 + uint64_t(b));
+      whole.add(x, xq, 4);  // the fifth sample is padding
+      const int64_t per = x.numel() / xs[0];
+      for (int64_t first : {0, 1, 3}) {  // pieces of 1, 2 and 2 samples
+        const int64_t k = first == 0 ? 1 : 2;
+        Shape ps = xs;
+        ps[0] = k;
+        Tensor px = Tensor::wrap(DType::F32, ps, x.data<float>() + first * per);
+        Tensor pq = Tensor::wrap(DType::F32, ps, xq.data<float>() + first * per);
+        parts.add_part(px, pq, size_t(std::min<int64_t>(k, 4 - first)));
+      }
+      parts.end_batch();
+    }
+    const std::vector<double> a = whole.shift(), b = parts.shift();
+    ASSERT_EQ(a.size(), b.size()) << op;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << op << " channel " << i;
+  }
+}
+
 }  // namespace
 }  // namespace c8

@@ -219,6 +219,30 @@ TEST(QuantCalibrate, BiasCorrectionMovesBiases) {
   EXPECT_TRUE(n.report["bias_correction"].empty());
 }
 
+// The bias correction pass runs on the first bias_images images only: a limit
+// at or above the image count changes no byte; a lower one is reported and
+// recorded in the file.
+TEST(QuantCalibrate, BiasImagesBoundThePass) {
+  Graph g = prepare_for_calibration(small_net());
+  CalibSettings s;
+  s.saturation_fix = "all";
+  s.bias_images = 0;
+  CalibResult all = calibrate_graph(g, random_source(20, 8, 3), s);
+  EXPECT_EQ(all.bias_images, 20u);
+  s.bias_images = 20;
+  CalibResult same = calibrate_graph(g, random_source(20, 8, 3), s);
+  EXPECT_EQ(onnx_bytes(same.graph), onnx_bytes(all.graph));
+  EXPECT_EQ(same.graph.metadata.at("calibr8.quantization").find("bias_correction_images"), std::string::npos);
+  s.bias_images = 10;  // not a multiple of the batch: part of the second batch
+  CalibResult few = calibrate_graph(g, random_source(20, 8, 3), s);
+  EXPECT_EQ(few.bias_images, 10u);
+  EXPECT_EQ(few.report["bias_correction_images"], 10);
+  EXPECT_NE(few.graph.metadata.at("calibr8.quantization").find("\"bias_correction_images\":10"), std::string::npos);
+  EXPECT_NE(onnx_bytes(few.graph), onnx_bytes(all.graph)) << "10 images give other mean shifts than 20";
+  // Ranges come from every image whatever the limit.
+  EXPECT_EQ(few.report["activations"], all.report["activations"]);
+}
+
 TEST(QuantCalibrate, RefusesQuantizedModel) {
   Graph g = prepare_for_calibration(small_net());
   CalibResult r = calibrate_graph(g, random_source(8, 8, 1), CalibSettings());
