@@ -2,7 +2,7 @@
 # Calibration cost against one FP32 pass over the same images, and peak RSS
 # at 300 vs 3000 calibration images (memory must not grow with the subset).
 #
-#   bash bench/calib_cost.sh [--rounds R]
+#   bash bench/calib_cost.sh [--rounds R]   (THREADS=2 for the real-size section)
 #
 # "One FP32 pass" is `calibr8 evaluate` over the same images at the same batch
 # (its wall_seconds: decoding + preprocessing + inference, as the calibration
@@ -58,4 +58,43 @@ echo "Peak RSS of calibr8 calibrate default (Fashion CNN, training images):"
 for n in 300 3000; do
   /usr/bin/time -f "%M" -o "$OUT/rss" $B calibrate default --subset "$n" --seed 0 -o "$OUT/q$n.onnx" >/dev/null 2>&1
   echo "  --subset $n: $(( $(cat "$OUT/rss") / 1024 )) MB"
+done
+
+# ---- Real-size models (issue "calibration at the speed of inference") ----------------------------------
+# torchvision resnet50 and mobilenet_v2 (scripts/export_torchvision.py, seeded weights), the first N images
+# of imagenet-sample-500, same threads for both commands. "FP32 pass" = `calibr8 evaluate` over the same
+# images (its default batch); calibration at --batch 8 and 32. Wall time and peak RSS from /usr/bin/time.
+# Targets: calibration <= 2.0x the FP32 pass; peak RSS <= 1.5x its and flat over N and --batch.
+[ -f build/models/resnet50.onnx ] || /usr/bin/python3 scripts/export_torchvision.py build/models >&2
+DATA=$S/data/imagenet-sample-500
+PRE="--resize 256 --crop 224 --mean 123.675,116.28,103.53 --std 58.395,57.12,57.375"
+THREADS=${THREADS:-2}
+timed() {  # file-prefix command... -> "$1.s" wall seconds, "$1.kb" peak RSS
+  local p=$1; shift
+  /usr/bin/time -f "%e %M" -o "$p.t" "$@" >/dev/null 2>&1
+  read -r s kb <"$p.t"
+  echo "$s" >>"$p.s"; echo "$kb" >>"$p.kb"
+}
+echo
+echo "Real-size models, $THREADS threads ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')):"
+echo
+echo "| model | images | FP32 pass s / MB | calibrate b8 s / MB | b8 / FP32 | calibrate b32 s / MB | b32 / FP32 | RSS b32 / FP32 |"
+echo "|---|---|---|---|---|---|---|---|"
+for m in resnet50 mobilenet_v2; do
+  for n in 64 300; do
+    rm -f "$OUT"/rs_*
+    for _ in $(seq "$ROUNDS"); do
+      timed "$OUT/rs_e" $B evaluate build/models/$m.onnx --dataset "$DATA" --range 0:$n $PRE --threads "$THREADS"
+      for b in 8 32; do
+        timed "$OUT/rs_c$b" $B calibrate build/models/$m.onnx --dataset "$DATA" --calib-range 0:$n $PRE \
+          --threads "$THREADS" --batch $b -o "$OUT/rs_q.onnx"
+      done
+    done
+    es=$(median <"$OUT/rs_e.s"); emb=$(( $(median <"$OUT/rs_e.kb" | cut -d. -f1) / 1024 ))
+    c8s=$(median <"$OUT/rs_c8.s"); c8mb=$(( $(median <"$OUT/rs_c8.kb" | cut -d. -f1) / 1024 ))
+    c32s=$(median <"$OUT/rs_c32.s"); c32mb=$(( $(median <"$OUT/rs_c32.kb" | cut -d. -f1) / 1024 ))
+    printf "| %s | %d | %.2f / %d | %.2f / %d | %.2fx | %.2f / %d | %.2fx | %.2fx |\n" "$m" "$n" "$es" "$emb" \
+      "$c8s" "$c8mb" "$(echo "$c8s / $es" | bc -l)" "$c32s" "$c32mb" "$(echo "$c32s / $es" | bc -l)" \
+      "$(echo "$c32mb / $emb" | bc -l)"
+  done
 done
