@@ -166,6 +166,105 @@ void LayerMeanShift::add_conv_tap_sums(const Node& n, const Tensor& x, size_t n_
   }
 }
 
+namespace {
+
+// The per-element operations of fake_quantize (quant/calibrate.cc), 8 lanes.
+inline __m256 fake_quant8(__m256 x, const FakeQuantParams& q) {
+  const __m256 vs = _mm256_set1_ps(q.scale), vzp = _mm256_set1_ps(q.zero_point);
+  __m256 v = _mm256_round_ps(_mm256_div_ps(x, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  v = _mm256_add_ps(v, vzp);
+  v = _mm256_andnot_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), v);
+  v = _mm256_min_ps(_mm256_set1_ps(q.hi), _mm256_max_ps(_mm256_set1_ps(q.lo), v));
+  return _mm256_mul_ps(_mm256_sub_ps(v, vzp), vs);
+}
+
+// Tap sums of one 2-D Conv input in a channel-blocked layout, 8 channels per
+// vector. Per channel this is exactly the plain path above: rows summed from
+// zero in order (or all rows minus the edge rows, in order), then the
+// four-way column partial sums, then doubles; only the channels run in lanes.
+void blocked_tap_sums(const Node& n, const float* x, const Shape& shape, const ChannelLayout& lay, size_t n_valid,
+                      const Shape& w_shape, std::vector<double>& T, const FakeQuantParams* q) {
+  std::vector<int64_t> sp(shape.begin() + 2, shape.end()), ks(w_shape.begin() + 2, w_shape.end());
+  WindowGeom geo = window_geometry(n, sp, ks, false);
+  const int64_t N = std::min<int64_t>(shape[0], int64_t(n_valid)), C = shape[1], IH = sp[0], IW = sp[1];
+  const int64_t KH = ks[0], KW = ks[1], taps = KH * KW;
+  std::vector<Progression> LH = tap_progressions(IH, geo.out[0], KH, geo.strides[0], geo.dilations[0], geo.pad_begin[0]);
+  std::vector<Progression> LW = tap_progressions(IW, geo.out[1], KW, geo.strides[1], geo.dilations[1], geo.pad_begin[1]);
+  if (T.empty()) T.assign(size_t(C * taps), 0.0);
+  if (T.size() != size_t(C * taps)) throw Error("bias correction: '" + n.name + "' changed shape between batches");
+  const bool unit = geo.strides[0] == 1 && KH > 1;
+  const int64_t groups = (C + 7) / 8;
+  for (int64_t b = 0; b < N; ++b) {
+#pragma omp parallel
+    {
+      std::vector<float> total(static_cast<size_t>(IW * 8)), acc(static_cast<size_t>(IW * 8));
+      std::vector<double> r2(static_cast<size_t>(taps * 8));
+#pragma omp for schedule(static)
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        const int64_t c0 = gi * 8, lanes = std::min<int64_t>(8, C - c0);
+        const float* base = x + b * lay.s_n + (c0 / lay.block) * lay.s_block + c0 % lay.block;
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(lanes)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        auto load = [&](int64_t h, int64_t w) {
+          const float* p = base + h * lay.s_h + w * lay.s_w;
+          __m256 v = lanes == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+          return q ? fake_quant8(v, *q) : v;
+        };
+        if (unit)
+          for (int64_t w = 0; w < IW; ++w) {
+            __m256 a = _mm256_setzero_ps();
+            for (int64_t r = 0; r < IH; ++r) a = _mm256_add_ps(a, load(r, w));
+            _mm256_storeu_ps(total.data() + w * 8, a);
+          }
+        for (int64_t kh = 0; kh < KH; ++kh) {
+          const Progression& p = LH[size_t(kh)];
+          for (int64_t w = 0; w < IW; ++w) {
+            __m256 a;
+            if (unit && p.count > 0) {
+              a = _mm256_loadu_ps(total.data() + w * 8);
+              for (int64_t r = 0; r < IH; ++r)
+                if (r < p.first || r >= p.first + p.count) a = _mm256_sub_ps(a, load(r, w));
+            } else {
+              a = _mm256_setzero_ps();
+              for (int64_t j = 0; j < p.count; ++j) a = _mm256_add_ps(a, load(p.first + j * p.step, w));
+            }
+            _mm256_storeu_ps(acc.data() + w * 8, a);
+          }
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const Progression& pw = LW[size_t(kw)];
+            __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            int64_t j = 0;
+            for (; j + 4 <= pw.count; j += 4)
+              for (int k = 0; k < 4; ++k) s[k] = _mm256_add_ps(s[k], _mm256_loadu_ps(acc.data() + (pw.first + (j + k) * pw.step) * 8));
+            for (; j < pw.count; ++j) s[0] = _mm256_add_ps(s[0], _mm256_loadu_ps(acc.data() + (pw.first + j * pw.step) * 8));
+            alignas(32) float f[4][8];
+            for (int k = 0; k < 4; ++k) _mm256_store_ps(f[k], s[k]);
+            for (int l = 0; l < 8; ++l)
+              r2[size_t((kh * KW + kw) * 8 + l)] = double(f[0][l]) + double(f[1][l]) + double(f[2][l]) + double(f[3][l]);
+          }
+        }
+        for (int64_t l = 0; l < lanes; ++l) {
+          double* tc = T.data() + (c0 + l) * taps;
+          for (int64_t t = 0; t < taps; ++t) tc[t] += r2[size_t(t * 8 + l)];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void LayerMeanShift::add_part_blocked(const float* x, const Shape& shape, const ChannelLayout& layout, size_t n_valid,
+                                      const FakeQuantParams& q) {
+  if (node_.op != "Conv" || shape.size() != 4 || w_.rank() != 4 || layout.block <= 0)
+    throw Error("bias correction: '" + node_.name + "' is not a 2-D convolution on a channel-blocked input");
+  blocked_tap_sums(node_, x, shape, layout, n_valid, w_.shape, bx_, nullptr);
+  blocked_tap_sums(node_, x, shape, layout, n_valid, w_.shape, bq_, &q);
+  std::vector<int64_t> sp(shape.begin() + 2, shape.end()), ks(w_.shape.begin() + 2, w_.shape.end());
+  double positions = 1;
+  for (int64_t o : window_geometry(node_, sp, ks, false).out) positions *= double(o);
+  count_ += double(std::min<int64_t>(shape[0], int64_t(n_valid))) * positions;
+}
+
 LayerMeanShift::LayerMeanShift(const Graph& g, int node, Tensor w, Tensor wq)
     : node_(g.nodes.at(size_t(node))), w_(w.cast(DType::F32)), wq_(wq.cast(DType::F32)) {
   if (node_.op != "Conv" && node_.op != "Gemm")

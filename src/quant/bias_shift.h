@@ -21,6 +21,16 @@
 
 namespace c8 {
 
+// A 4-D activation stored as [N][C / block][H][W][block] (NHWC: one block of
+// all C channels): element strides, as the runtime's observers hand it over.
+struct ChannelLayout {
+  int64_t block = 0, s_block = 0, s_h = 0, s_w = 0, s_n = 0;
+};
+// QuantizeLinear -> DequantizeLinear on the integer grid [lo, hi].
+struct FakeQuantParams {
+  float scale = 1.f, zero_point = 0.f, lo = -128.f, hi = 127.f;
+};
+
 class LayerMeanShift {
  public:
   // node: a Conv (1-3 spatial dims) or Gemm of g; w: its FP32 weight;
@@ -35,6 +45,12 @@ class LayerMeanShift {
   // add() of the whole batch, so the result is bit-identical to it.
   void add_part(const Tensor& x, const Tensor& xq, size_t n_valid);
   void end_batch();
+  // add_part() for a 2-D Conv whose input x (logical shape [N, C, H, W]) is in
+  // a channel-blocked layout; xq is computed on the fly with q. Same bits as
+  // add_part() on the plain copies (same float operations in the same order
+  // per channel), without the copies.
+  void add_part_blocked(const float* x, const Shape& shape, const ChannelLayout& layout, size_t n_valid,
+                        const FakeQuantParams& q);
   // Per output channel: mean FP32 output - mean quantized output, bias
   // excluded (it is the same in both). Gemm: before beta (see calibrate.cc).
   std::vector<double> shift() const;

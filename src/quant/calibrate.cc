@@ -543,9 +543,22 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
     // readers share its quantizer) and feed every layer that reads it.
     size_t nv = 0;
     std::vector<float> fq_buf;  // scratch for the fake-quantized input, grown once
-    auto feed = [&](const std::string& name, const Tensor& t) {
+    auto feed = [&](const std::string& name, const Tensor& t, const Session::ChannelBlocking& cb) {
       auto it = by_input.find(name);
       if (it == by_input.end() || t.dtype != DType::F32) return;
+      if (cb.block > 0) {
+        // Channel-blocked 4-D input (readers are 2-D Convs): tap sums read it
+        // in place and fake-quantize on the fly, same bits as the plain path.
+        const QParams& qp = gparams[size_t(P.acts[size_t(L[it->second[0]].in_act)].group)];
+        FakeQuantParams fq;
+        fq.scale = qp.scale;
+        fq.zero_point = float(qp.zero_point);
+        fq.lo = qp.dtype == DType::U8 ? 0.f : -128.f;
+        fq.hi = qp.dtype == DType::U8 ? 255.f : 127.f;
+        const ChannelLayout lay{cb.block, cb.s_block, cb.s_h, cb.s_w, cb.s_n};
+        for (size_t li : it->second) L[li].ms.add_part_blocked(t.data<float>(), t.shape, lay, nv, fq);
+        return;
+      }
       if (fq_buf.size() < size_t(t.numel())) fq_buf.resize(size_t(t.numel()));
       Tensor fq = Tensor::wrap(DType::F32, t.shape, fq_buf.data());
       fake_quantize(t.data<float>(), fq.data<float>(), size_t(t.numel()),
@@ -554,7 +567,8 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
     };
     std::string input_name = G.inputs.empty() ? "" : G.values[size_t(G.inputs[0])].name;
     sess.observed.clear();  // this pass reads layer inputs only
-    sess.observe_raw = false;  // per-channel tap sums need the plain layout
+    sess.observe_raw = false;            // per-channel tap sums need the channel order:
+    sess.observe_channel_blocked = true;  // plain, or a layout they can read in place
     for (auto& [name, layers] : by_input) sess.observed.insert(name);
     // A bounded subset: the first bias_images images (in calibration order)
     // estimate the per-channel mean shifts; the statistics pass saw them all.
@@ -568,8 +582,10 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
       bnv = std::min(bnv, bias_images - bdone);
       for_each_piece(G, x, bnv, [&](const Tensor& piece, size_t pnv) {
         nv = pnv;
-        feed(input_name, piece);
-        sess.observer = [&](int v, const Tensor& t) { feed(sess.planned_graph().values[size_t(v)].name, t); };
+        feed(input_name, piece, Session::ChannelBlocking());
+        sess.observer = [&](int v, const Tensor& t) {
+          feed(sess.planned_graph().values[size_t(v)].name, t, sess.observed_blocking(v));
+        };
         sess.run({piece});
         sess.observer = nullptr;
       });

@@ -45,11 +45,13 @@ class Plan {
 
   void build(const Graph& src, const std::vector<Shape>& shapes, const SessionOptions& o);
   std::vector<Tensor> run(const std::vector<Tensor>& inputs, const std::function<void(int, const Tensor&)>& obs,
-                          const std::set<std::string>& observed, bool observe_raw);
+                          const std::set<std::string>& observed, bool observe_raw, bool observe_blocked);
 
  private:
   void allocate();
-  Tensor plain_of(int v, bool raw_ok);  // plain copy/view for observers
+  Tensor plain_of(int v, bool raw_ok, bool blocked_ok);  // plain copy/view for observers
+ public:
+  Session::ChannelBlocking blocking(int v, bool blocked_ok) const;
   bool tune_node(Tune mode, const std::string& machine, std::unique_ptr<Kernel>& k, BuildCtx& ctx, KernelRecord& rec);
 };
 
@@ -339,10 +341,42 @@ static bool samples_contiguous(const dnnl::memory::desc& md, const ValueInfo& vi
   return vi.shape[0] <= 1 || d.format_desc.blocking.strides[0] == numel / vi.shape[0];
 }
 
-Tensor Plan::plain_of(int v, bool raw_ok) {
+// A 4-D value laid out as [N][C / block][H][W][block] (NHWC: one block of all
+// C channels), unpadded: what per-channel observers read in place.
+static Session::ChannelBlocking channel_blocking(const dnnl::memory::desc& md, const ValueInfo& vi) {
+  Session::ChannelBlocking b;
+  const dnnl_memory_desc_t& d = md.data;
+  if (d.ndims != 4 || vi.shape.size() != 4 || !samples_contiguous(md, vi)) return b;
+  const auto& bk = d.format_desc.blocking;
+  const int64_t C = d.dims[1], H = d.dims[2], W = d.dims[3];
+  if (bk.inner_nblks == 0 && bk.strides[1] == 1 && bk.strides[3] == C && bk.strides[2] == W * C) {
+    b.block = C;  // NHWC
+    b.s_block = 0;
+  } else if (bk.inner_nblks == 1 && bk.inner_idxs[0] == 1 && C % bk.inner_blks[0] == 0 &&
+             bk.strides[3] == bk.inner_blks[0] && bk.strides[2] == W * bk.inner_blks[0] &&
+             bk.strides[1] == H * W * bk.inner_blks[0]) {
+    b.block = bk.inner_blks[0];  // nChw8c / nChw16c
+    b.s_block = bk.strides[1];
+  } else {
+    return Session::ChannelBlocking();
+  }
+  b.s_h = bk.strides[2];
+  b.s_w = bk.strides[3];
+  b.s_n = bk.strides[0];
+  return b;
+}
+
+Session::ChannelBlocking Plan::blocking(int v, bool blocked_ok) const {
+  const ValueInfo& vi = info[size_t(v)];
+  if (!blocked_ok || is_plain_md(vi.md) || !dnnl_supports(vi.dtype)) return Session::ChannelBlocking();
+  return channel_blocking(vi.md, vi);
+}
+
+Tensor Plan::plain_of(int v, bool raw_ok, bool blocked_ok) {
   const ValueInfo& vi = info[size_t(v)];
   if (is_plain_md(vi.md) || !dnnl_supports(vi.dtype)) return view[size_t(v)];
-  if (raw_ok && samples_contiguous(vi.md, vi)) return Tensor::wrap(vi.dtype, vi.shape, mem[size_t(v)].get_data_handle());
+  if ((raw_ok && samples_contiguous(vi.md, vi)) || blocking(v, blocked_ok).block > 0)
+    return Tensor::wrap(vi.dtype, vi.shape, mem[size_t(v)].get_data_handle());
   if (obs_mem.size() != info.size()) {
     obs_reorder.assign(info.size(), dnnl::reorder());
     obs_mem.assign(info.size(), dnnl::memory());
@@ -366,7 +400,7 @@ Tensor Plan::plain_of(int v, bool raw_ok) {
 }
 
 std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const std::function<void(int, const Tensor&)>& obs,
-                              const std::set<std::string>& observed, bool observe_raw) {
+                              const std::set<std::string>& observed, bool observe_raw, bool observe_blocked) {
   std::vector<char> want;
   if (obs) {
     want.assign(g.values.size(), observed.empty());
@@ -394,7 +428,7 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const std::func
     if (obs) {
       strm.wait();
       for (int v : s.out)
-        if (v >= 0 && want[size_t(v)]) obs(v, plain_of(v, observe_raw));
+        if (v >= 0 && want[size_t(v)]) obs(v, plain_of(v, observe_raw, observe_blocked));
     }
   }
   strm.wait();
@@ -463,7 +497,12 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
   for (const Tensor& t : inputs) shapes.push_back(t.shape);
   prepare(shapes);
   omp_set_num_threads(std::max(1, opts_.threads));
-  return last_->run(inputs, observer, observed, observe_raw);
+  return last_->run(inputs, observer, observed, observe_raw, observe_channel_blocked);
+}
+
+Session::ChannelBlocking Session::observed_blocking(int value) const {
+  if (!last_ || value < 0 || size_t(value) >= last_->info.size() || observe_raw) return ChannelBlocking();
+  return last_->blocking(value, observe_channel_blocked);
 }
 
 std::vector<KernelRecord> Session::kernels() const { return last_ ? last_->records : std::vector<KernelRecord>{}; }

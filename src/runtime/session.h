@@ -61,6 +61,19 @@ class Session {
   // handed over in its own layout, without a copy. The tensor's shape is then
   // the logical one but its elements within a sample are permuted.
   bool observe_raw = false;
+  // For per-channel observers that can read channels-last / channel-blocked
+  // 4-D data (NHWC, nChw8c, nChw16c, unpadded): such values are handed over
+  // in their own layout, which observed_blocking() describes; the rest are
+  // plain copies.
+  bool observe_channel_blocked = false;
+  struct ChannelBlocking {
+    int64_t block = 0;  // channels per block (0: the tensor is plain NCHW / any plain layout)
+    int64_t s_block = 0, s_h = 0, s_w = 0, s_n = 0;  // element strides; a channel c sits at
+                                                     // (c / block) * s_block + c % block
+  };
+  // How the tensor handed to the observer for `value` (of the plan that is
+  // running) is laid out. Valid inside the observer callback.
+  ChannelBlocking observed_blocking(int value) const;
 
   const Graph& graph() const { return g_; }
   const SessionOptions& options() const { return opts_; }
