@@ -168,16 +168,6 @@ void LayerMeanShift::add_conv_tap_sums(const Node& n, const Tensor& x, size_t n_
 
 namespace {
 
-// The per-element operations of fake_quantize (quant/calibrate.cc), 8 lanes.
-inline __m256 fake_quant8(__m256 x, const FakeQuantParams& q) {
-  const __m256 vs = _mm256_set1_ps(q.scale), vzp = _mm256_set1_ps(q.zero_point);
-  __m256 v = _mm256_round_ps(_mm256_div_ps(x, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  v = _mm256_add_ps(v, vzp);
-  v = _mm256_andnot_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), v);
-  v = _mm256_min_ps(_mm256_set1_ps(q.hi), _mm256_max_ps(_mm256_set1_ps(q.lo), v));
-  return _mm256_mul_ps(_mm256_sub_ps(v, vzp), vs);
-}
-
 // Tap sums of one 2-D Conv input in a channel-blocked layout, 8 channels per
 // vector. Per channel this is exactly the plain path above: rows summed from
 // zero in order (or all rows minus the edge rows, in order), then the

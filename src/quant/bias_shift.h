@@ -18,6 +18,7 @@
 
 #include "ir/graph.h"
 #include "ir/tensor.h"
+#include "quant/fake_quant.h"
 
 namespace c8 {
 
@@ -25,10 +26,6 @@ namespace c8 {
 // all C channels): element strides, as the runtime's observers hand it over.
 struct ChannelLayout {
   int64_t block = 0, s_block = 0, s_h = 0, s_w = 0, s_n = 0;
-};
-// QuantizeLinear -> DequantizeLinear on the integer grid [lo, hi].
-struct FakeQuantParams {
-  float scale = 1.f, zero_point = 0.f, lo = -128.f, hi = 127.f;
 };
 
 class LayerMeanShift {

@@ -195,28 +195,20 @@ void fake_quantize(const float* x, float* y, size_t n, const QParams& q) {
   }
 }
 
-static void fake_quantize_range(const float* x, float* y, size_t n, const QParams& q) {
-  const float lo = q.dtype == DType::U8 ? 0.f : -128.f, hi = q.dtype == DType::U8 ? 255.f : 127.f;
-  const float s = q.scale, zp = float(q.zero_point);
+FakeQuantParams fake_quant_params(const QParams& q) {
+  FakeQuantParams f;
+  f.scale = q.scale;
+  f.zero_point = float(q.zero_point);
+  f.lo = q.dtype == DType::U8 ? 0.f : -128.f;
+  f.hi = q.dtype == DType::U8 ? 255.f : 127.f;
+  return f;
+}
+
+static void fake_quantize_range(const float* x, float* y, size_t n, const QParams& qp) {
+  const FakeQuantParams q = fake_quant_params(qp);
   size_t i = 0;
-#ifdef __AVX2__
-  // Same operations as the scalar loop, 8 lanes at a time (bit-identical:
-  // IEEE division, round-to-nearest-even, NaN -> 0, clamp, dequantize).
-  const __m256 vs = _mm256_set1_ps(s), vzp = _mm256_set1_ps(zp), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-  for (; i + 8 <= n; i += 8) {
-    __m256 v = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    v = _mm256_add_ps(v, vzp);
-    v = _mm256_andnot_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), v);
-    v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
-    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_sub_ps(v, vzp), vs));
-  }
-#endif
-  for (; i < n; ++i) {
-    float v = std::nearbyint(x[i] / s) + zp;
-    if (std::isnan(v)) v = 0.f;
-    v = std::min(hi, std::max(lo, v));
-    y[i] = (v - zp) * s;
-  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, fake_quant8(_mm256_loadu_ps(x + i), q));
+  for (; i < n; ++i) y[i] = fake_quant1(x[i], q);
 }
 
 WeightQuant quantize_weight(const Tensor& w0, int axis, int qmax, Estimator e) {
@@ -549,12 +541,7 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
       if (cb.block > 0) {
         // Channel-blocked 4-D input (readers are 2-D Convs): tap sums read it
         // in place and fake-quantize on the fly, same bits as the plain path.
-        const QParams& qp = gparams[size_t(P.acts[size_t(L[it->second[0]].in_act)].group)];
-        FakeQuantParams fq;
-        fq.scale = qp.scale;
-        fq.zero_point = float(qp.zero_point);
-        fq.lo = qp.dtype == DType::U8 ? 0.f : -128.f;
-        fq.hi = qp.dtype == DType::U8 ? 255.f : 127.f;
+        const FakeQuantParams fq = fake_quant_params(gparams[size_t(P.acts[size_t(L[it->second[0]].in_act)].group)]);
         const ChannelLayout lay{cb.block, cb.s_block, cb.s_h, cb.s_w, cb.s_n};
         for (size_t li : it->second) L[li].ms.add_part_blocked(t.data<float>(), t.shape, lay, nv, fq);
         return;

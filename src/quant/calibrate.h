@@ -18,6 +18,7 @@
 #include "eval/datasets/dataset.h"
 #include "eval/evaluator.h"
 #include "ir/graph.h"
+#include "quant/fake_quant.h"
 #include "quant/placement.h"
 #include "quant/stats.h"
 
@@ -74,6 +75,8 @@ struct QParams {
 QParams act_qparams(Range r, QMode m);
 // Applies QuantizeLinear then DequantizeLinear (reference semantics).
 void fake_quantize(const float* x, float* y, size_t n, const QParams& q);
+// The grid and parameters fake_quantize applies for q (quant/fake_quant.h).
+FakeQuantParams fake_quant_params(const QParams& q);
 
 struct WeightQuant {
   Tensor q;                   // int8, same shape as the weight
