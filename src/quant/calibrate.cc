@@ -409,7 +409,7 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   so.optimize = false;
   Session sess(run_g, so);
   for (const ActQuantizer& a : P.acts) sess.observed.insert(G.values[size_t(a.value)].name);
-  sess.observe_raw = true;  // min / max / histograms need no channel order: no copies
+  sess.observed_layout = Session::ObservedLayout::AnyOrder;  // min / max / histograms need no channel order: no copies
   int input_act = G.inputs.empty() ? -1 : P.act_index(G.inputs[0]);
   size_t done = 0;
   BatchSpill spill(s.bias_correction);
@@ -554,8 +554,8 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
     };
     std::string input_name = G.inputs.empty() ? "" : G.values[size_t(G.inputs[0])].name;
     sess.observed.clear();  // this pass reads layer inputs only
-    sess.observe_raw = false;            // per-channel tap sums need the channel order:
-    sess.observe_channel_blocked = true;  // plain, or a layout they can read in place
+    // Per-channel tap sums need the channel order: plain, or a layout they can read in place.
+    sess.observed_layout = Session::ObservedLayout::ChannelBlocked;
     for (auto& [name, layers] : by_input) sess.observed.insert(name);
     // A bounded subset: the first bias_images images (in calibration order)
     // estimate the per-channel mean shifts; the statistics pass saw them all.

@@ -45,11 +45,11 @@ class Plan {
 
   void build(const Graph& src, const std::vector<Shape>& shapes, const SessionOptions& o);
   std::vector<Tensor> run(const std::vector<Tensor>& inputs, const std::function<void(int, const Tensor&)>& obs,
-                          const std::set<std::string>& observed, bool observe_raw, bool observe_blocked);
+                          const std::set<std::string>& observed, Session::ObservedLayout layout);
 
  private:
   void allocate();
-  Tensor plain_of(int v, bool raw_ok, bool blocked_ok);  // plain copy/view for observers
+  Tensor plain_of(int v, Session::ObservedLayout layout);  // plain copy/view for observers
  public:
   Session::ChannelBlocking blocking(int v, bool blocked_ok) const;
   bool tune_node(Tune mode, const std::string& machine, std::unique_ptr<Kernel>& k, BuildCtx& ctx, KernelRecord& rec);
@@ -372,10 +372,11 @@ Session::ChannelBlocking Plan::blocking(int v, bool blocked_ok) const {
   return channel_blocking(vi.md, vi);
 }
 
-Tensor Plan::plain_of(int v, bool raw_ok, bool blocked_ok) {
+Tensor Plan::plain_of(int v, Session::ObservedLayout layout) {
   const ValueInfo& vi = info[size_t(v)];
   if (is_plain_md(vi.md) || !dnnl_supports(vi.dtype)) return view[size_t(v)];
-  if ((raw_ok && samples_contiguous(vi.md, vi)) || blocking(v, blocked_ok).block > 0)
+  using L = Session::ObservedLayout;
+  if ((layout == L::AnyOrder && samples_contiguous(vi.md, vi)) || blocking(v, layout == L::ChannelBlocked).block > 0)
     return Tensor::wrap(vi.dtype, vi.shape, mem[size_t(v)].get_data_handle());
   if (obs_mem.size() != info.size()) {
     obs_reorder.assign(info.size(), dnnl::reorder());
@@ -400,7 +401,7 @@ Tensor Plan::plain_of(int v, bool raw_ok, bool blocked_ok) {
 }
 
 std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const std::function<void(int, const Tensor&)>& obs,
-                              const std::set<std::string>& observed, bool observe_raw, bool observe_blocked) {
+                              const std::set<std::string>& observed, Session::ObservedLayout layout) {
   std::vector<char> want;
   if (obs) {
     want.assign(g.values.size(), observed.empty());
@@ -428,7 +429,7 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const std::func
     if (obs) {
       strm.wait();
       for (int v : s.out)
-        if (v >= 0 && want[size_t(v)]) obs(v, plain_of(v, observe_raw, observe_blocked));
+        if (v >= 0 && want[size_t(v)]) obs(v, plain_of(v, layout));
     }
   }
   strm.wait();
@@ -497,12 +498,12 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
   for (const Tensor& t : inputs) shapes.push_back(t.shape);
   prepare(shapes);
   omp_set_num_threads(std::max(1, opts_.threads));
-  return last_->run(inputs, observer, observed, observe_raw, observe_channel_blocked);
+  return last_->run(inputs, observer, observed, observed_layout);
 }
 
 Session::ChannelBlocking Session::observed_blocking(int value) const {
-  if (!last_ || value < 0 || size_t(value) >= last_->info.size() || observe_raw) return ChannelBlocking();
-  return last_->blocking(value, observe_channel_blocked);
+  if (!last_ || value < 0 || size_t(value) >= last_->info.size()) return ChannelBlocking();
+  return last_->blocking(value, observed_layout == ObservedLayout::ChannelBlocked);
 }
 
 std::vector<KernelRecord> Session::kernels() const { return last_ ? last_->records : std::vector<KernelRecord>{}; }

@@ -56,16 +56,18 @@ class Session {
   // When non-empty, the observer sees only values with these names: the rest
   // are not copied to plain layout (that copy is most of an observer's cost).
   std::set<std::string> observed;
-  // The observer only needs each sample's values, in any order (min / max /
-  // histograms): a blocked value whose samples are contiguous and unpadded is
-  // handed over in its own layout, without a copy. The tensor's shape is then
-  // the logical one but its elements within a sample are permuted.
-  bool observe_raw = false;
-  // For per-channel observers that can read channels-last / channel-blocked
-  // 4-D data (NHWC, nChw8c, nChw16c, unpadded): such values are handed over
-  // in their own layout, which observed_blocking() describes; the rest are
-  // plain copies.
-  bool observe_channel_blocked = false;
+  // The layout the observer accepts:
+  // - Plain: every value as a plain (NCHW...) tensor; blocked ones are copied.
+  // - AnyOrder: each sample's values in any order (min / max / histograms): a
+  //   blocked value whose samples are contiguous and unpadded is handed over in
+  //   its own layout, without a copy. The tensor's shape is then the logical
+  //   one but its elements within a sample are permuted.
+  // - ChannelBlocked: for per-channel observers that can read channels-last /
+  //   channel-blocked 4-D data (NHWC, nChw8c, nChw16c, unpadded): such values
+  //   are handed over in their own layout, which observed_blocking()
+  //   describes; the rest are plain copies.
+  enum class ObservedLayout { Plain, AnyOrder, ChannelBlocked };
+  ObservedLayout observed_layout = ObservedLayout::Plain;
   struct ChannelBlocking {
     int64_t block = 0;  // channels per block (0: the tensor is plain NCHW / any plain layout)
     int64_t s_block = 0, s_h = 0, s_w = 0, s_n = 0;  // element strides; a channel c sits at

@@ -89,7 +89,7 @@ TEST(Session, RejectsWrongInputShapeWithInputName) {
 }
 
 // Observers: a plain copy per observed value (all sharing one scratch buffer,
-// so it must be consumed in the callback), or with observe_raw the value in
+// so it must be consumed in the callback), or with ObservedLayout::AnyOrder the value in
 // its own blocked layout. Per sample, both hold the same values; raw must be
 // used on some blocked values (else it saves nothing) and copies nothing.
 TEST(Session, RawObservationHoldsEachSamplesValues) {
@@ -116,7 +116,7 @@ TEST(Session, RawObservationHoldsEachSamplesValues) {
   Tensor x = random_like({2, 8, 12, 12}, 5, -1, 1);
   auto collect = [&](bool raw, std::map<int, std::vector<std::vector<float>>>& out) {
     Session s(g);
-    s.observe_raw = raw;
+    if (raw) s.observed_layout = Session::ObservedLayout::AnyOrder;
     s.observer = [&](int v, const Tensor& t) {
       if (t.dtype != DType::F32 || t.rank() < 2 || t.shape[0] != 2) return;
       const int64_t per = t.numel() / 2;
@@ -140,9 +140,9 @@ TEST(Session, RawObservationHoldsEachSamplesValues) {
     EXPECT_EQ(raw[v], samples) << "value " << v;
   }
   // Positional comparison: raw differs from plain somewhere (blocked values
-  // were handed over unpermuted), else observe_raw did nothing.
+  // were handed over unpermuted), else AnyOrder did nothing.
   Session a(g), b(g);
-  b.observe_raw = true;
+  b.observed_layout = Session::ObservedLayout::AnyOrder;
   std::map<int, std::vector<float>> pa, pb;
   a.observer = [&](int v, const Tensor& t) { pa[v].assign(t.data<float>(), t.data<float>() + t.numel()); };
   b.observer = [&](int v, const Tensor& t) { pb[v].assign(t.data<float>(), t.data<float>() + t.numel()); };
