@@ -64,6 +64,8 @@ class LayerMeanShift {
   std::vector<double> tx_, tq_;  // accumulated tap sums of x and xq
   std::vector<double> bx_, bq_;  // the current batch's, before they join tx_ / tq_
   double count_ = 0;             // output positions summed (samples x spatial)
+  double positions(const Shape& x_shape) const;  // output positions per sample
+  void add_gemm_col_sums(const Tensor& x, size_t n_valid, std::vector<double>& s) const;
 };
 
 }  // namespace c8

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include <omp.h>
+
 #include "quant/bias_shift.h"
 #include "quant_test_util.h"
 #include "runtime/session.h"
@@ -140,6 +142,75 @@ TEST(BiasShift, PiecesGiveTheBitsOfTheWholeBatch) {
     ASSERT_EQ(a.size(), b.size()) << op;
     for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << op << " channel " << i;
   }
+}
+
+
+// The bias pass reads channel-blocked inputs (NHWC, nChw8c, nChw16c) in place
+// and fake-quantizes them on the fly: its sums must be the very bits of the
+// plain path on NCHW copies, whatever the channel count (tail lanes), the
+// geometry (the all-rows-minus-edges path of stride 1, the row-progression
+// path of strides) and the split of channels over threads.
+TEST(BiasShift, BlockedLayoutsGiveThePlainBits) {
+  struct Geo {
+    const char* name;
+    Node n;
+    int64_t k;
+  };
+  const std::vector<Geo> geos = {{"3x3 pad1", conv_node("3x3 pad1", {3, 3}, {}, {1, 1, 1, 1}, {}, 1), 3},
+                                 {"3x3 s2 asym", conv_node("3x3 s2 asym", {3, 3}, {2, 2}, {0, 1, 2, 0}, {}, 1), 3},
+                                 {"5x5 p2", conv_node("5x5 p2", {5, 5}, {}, {2, 2, 2, 2}, {}, 1), 5},
+                                 {"dilated", conv_node("dilated", {3, 3}, {}, {2, 2, 2, 2}, {2, 2}, 1), 3},
+                                 {"1x1 s2", conv_node("1x1 s2", {1, 1}, {2, 2}, {}, {}, 1), 1}};
+  struct Lay {
+    const char* name;
+    int64_t block;  // 0: NHWC
+    std::vector<int64_t> channels;
+  };
+  const std::vector<Lay> lays = {{"NHWC", 0, {5, 13, 24}}, {"nChw8c", 8, {8, 24, 40}}, {"nChw16c", 16, {16, 48}}};
+  FakeQuantParams q;
+  q.scale = 0.05f;
+  q.zero_point = 3.f;
+  q.lo = 0.f;
+  q.hi = 255.f;
+  const int threads_before = omp_get_max_threads();
+  for (const Geo& geo : geos)
+    for (const Lay& lay : lays)
+      for (int64_t C : lay.channels)
+        for (int threads : {1, 2, 3}) {
+          omp_set_num_threads(threads);
+          const int64_t N = 3, H = 9, W = 11, M = 4;
+          const Shape xs{N, C, H, W}, ws{M, C, geo.k, geo.k};
+          Graph g;
+          Node proto = geo.n;
+          proto.inputs = {g.add_value("x", DType::F32), g.add_constant("w", randn_like(ws, 1))};
+          g.nodes.push_back(proto);
+          Tensor w = randn_like(ws, 2), wq = randn_like(ws, 3);
+          LayerMeanShift plain(g, 0, w, wq), blocked(g, 0, w, wq);
+          Tensor x = randn_like(xs, uint64_t(10 + C)), xq(DType::F32, xs);
+          for (int64_t i = 0; i < x.numel(); ++i) xq.data<float>()[i] = fake_quant1(x.data<float>()[i], q);
+          ChannelLayout cl;
+          cl.block = lay.block == 0 ? C : lay.block;
+          cl.s_w = cl.block;
+          cl.s_h = W * cl.block;
+          cl.s_block = lay.block == 0 ? 0 : H * W * cl.block;
+          cl.s_n = C * H * W;
+          std::vector<float> packed(size_t(x.numel()));
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t c = 0; c < C; ++c)
+              for (int64_t h = 0; h < H; ++h)
+                for (int64_t ww = 0; ww < W; ++ww)
+                  packed[size_t(n * cl.s_n + (c / cl.block) * cl.s_block + h * cl.s_h + ww * cl.s_w + c % cl.block)] =
+                      x.data<float>()[((n * C + c) * H + h) * W + ww];
+          plain.add_part(x, xq, 2);  // the third sample is padding
+          blocked.add_part_blocked(packed.data(), xs, cl, 2, q);
+          plain.end_batch();
+          blocked.end_batch();
+          const std::vector<double> a = plain.shift(), b = blocked.shift();
+          ASSERT_EQ(a.size(), b.size());
+          for (size_t i = 0; i < a.size(); ++i)
+            ASSERT_EQ(a[i], b[i]) << geo.name << " " << lay.name << " C=" << C << " threads=" << threads << " channel " << i;
+        }
+  omp_set_num_threads(threads_before);
 }
 
 }  // namespace
