@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -204,7 +205,14 @@ void Progress::update(size_t done) {
   int filled = total_ ? int(double(done) / double(total_) * width) : width;
   std::string bar(size_t(filled), '#');
   bar.resize(size_t(width), '.');
-  std::fprintf(stderr, "\r%-12s [%s] %zu/%zu  %.1f img/s ", label_.c_str(), bar.c_str(), done, total_, rate);
+  // ETA of this stage from its own rate so far (stages differ in cost per image).
+  char eta[32] = "";
+  if (done < total_ && rate > 0) {
+    const long left = std::lround(double(total_ - done) / rate);
+    if (left >= 60) std::snprintf(eta, sizeof eta, "  ETA %ldm%02lds", left / 60, left % 60);
+    else std::snprintf(eta, sizeof eta, "  ETA %lds", left);
+  }
+  std::fprintf(stderr, "\r%-12s [%s] %zu/%zu  %.1f img/s%-14s", label_.c_str(), bar.c_str(), done, total_, rate, eta);
   std::fflush(stderr);
 }
 

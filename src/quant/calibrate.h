@@ -25,7 +25,8 @@
 namespace c8 {
 
 // Bias correction estimates its per-channel mean shifts on the first 128
-// calibration images by default; the statistics use every image. Measured on
+// calibration images by default; the statistics use every image (NNCF too
+// bounds its bias correction, 100 samples, below its 300 for ranges). Measured on
 // held-out images (mobilenet_v1_0.25 on imagenet-sample-500 200:500, resnet8 on
 // cifar10 300:2000): the INT8 output's NMSE against FP32 is within 2 % of the
 // all-images estimate at 128 (0.0648 vs 0.0647, 0.0092 vs 0.0090), 2-3 % off
