@@ -4,10 +4,13 @@
 # Runtime on the SAME QDQ file, interleaved (bench/compare_ort.py), plus
 # calibr8 FP32 on the parent for the INT8/FP32 speedup.
 #   bash bench/int8_vs_ort.sh [--rounds N] [--seconds S]   (extra args go to compare_ort.py)
+#   BATCH=8 THREADS=2 bash bench/int8_vs_ort.sh ...          (the issue's second table; default 1 and 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=build/calibr8
 MODELS=${MODELS:-resnet50,mobilenet_v2,googlenet}
+BATCH=${BATCH:-1}
+THREADS=${THREADS:-1}
 DATA=../shared/data/imagenet-sample-500
 PRE="--resize 256 --crop 224 --mean 123.675,116.28,103.53 --std 58.395,57.12,57.375"
 mkdir -p build/models/int8
@@ -28,12 +31,12 @@ key=int8_peak_gops
 peak=${INT8_PEAK_GOPS:-$(/usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$peaks" "$key")}
 echo "## INT8 (QDQ file): calibr8 vs ONNX Runtime (peak $peak GOPS, $key; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2))"
 echo "peaks: $peaks"
-/usr/bin/python3 bench/compare_ort.py --model-dir build/models/int8 --models "$MODELS" --batches 1 --threads 1 \
+/usr/bin/python3 bench/compare_ort.py --model-dir build/models/int8 --models "$MODELS" --batches "$BATCH" --threads "$THREADS" \
   --peak-gflops "$peak" "$@"
 fkey=fp32_zmm_gflops
 [ "${ONEDNN_MAX_CPU_ISA:-}" = AVX2 ] && fkey=fp32_gflops
 fpeak=$(/usr/bin/python3 -c "import json,sys; j=json.loads(sys.argv[1]); print(j[sys.argv[2]] or j['fp32_gflops'])" "$peaks" "$fkey")
 echo
 echo "## FP32 parents: calibr8 vs ONNX Runtime (peak $fpeak GFLOPS)"
-/usr/bin/python3 bench/compare_ort.py --model-dir build/models --models "$MODELS" --batches 1 --threads 1 \
+/usr/bin/python3 bench/compare_ort.py --model-dir build/models --models "$MODELS" --batches "$BATCH" --threads "$THREADS" \
   --peak-gflops "$fpeak" "$@"
