@@ -24,6 +24,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <set>
+#include <string>
 #include <unordered_map>
 
 #include "runtime/kernels/onednn/common.h"
@@ -35,13 +37,27 @@ namespace {
 using conv = dnnl::convolution_forward;
 
 
+// `alt` > 0: oneDNN's alt-th next implementation for these descriptors (its
+// list, in its order of preference), for kernel choice by measurement; throws
+// dnnl::error when there is none or it is a reference one.
 conv::primitive_desc make_pd(const dnnl::engine& eng, const ConvGeom& g, const md_t& src, dt wt, dt dst_t, bool bias,
-                             const dnnl::primitive_attr& attr) {
+                             const dnnl::primitive_attr& attr, int alt = 0) {
   md_t wmd(g.wei, wt, tag::any), dmd(g.dst, dst_t, tag::any);
   md_t bmd = bias ? md_t({g.M}, dt::f32, tag::a) : md_t();
   conv::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, wmd, bmd, dmd, g.strides,
                g.dil, g.pl, g.pr);
-  return conv::primitive_desc(d, attr, eng);
+  conv::primitive_desc pd(d, attr, eng);
+  // oneDNN lists some implementations several times under one name (brgconv
+  // variants per attribute set): count distinct names only.
+  std::set<std::string> seen{pd.impl_info_str()};
+  for (int i = 0; i < alt; ++i) {
+    do {
+      if (!pd.next_impl() || std::string(pd.impl_info_str()).find("ref") != std::string::npos)
+        throw dnnl::error(dnnl_unimplemented, "no further implementation");
+    } while (seen.count(pd.impl_info_str()));
+    seen.insert(pd.impl_info_str());
+  }
+  return pd;
 }
 
 dnnl::memory s32_scalar(const dnnl::engine& eng, int32_t v) {
@@ -181,7 +197,7 @@ bool post_ops_for(const Node& n, const QParamsN& q, bool int8, dnnl::post_ops& o
   return true;
 }
 
-std::unique_ptr<QConvKernel> build_int8(const BuildCtx& ctx, const ConvGeom& g, const QParamsN& q) {
+std::unique_ptr<QConvKernel> build_int8(const BuildCtx& ctx, const ConvGeom& g, const QParamsN& q, int alt) {
   const dnnl::engine& eng = *ctx.engine;
   const Node& n = *ctx.node;
   dnnl::primitive_attr attr;
@@ -196,11 +212,11 @@ std::unique_ptr<QConvKernel> build_int8(const BuildCtx& ctx, const ConvGeom& g, 
   attr.set_post_ops(ops);
   dt xt = to_dnnl(q.xt), yt = to_dnnl(q.yt);
   auto k = std::make_unique<QConvKernel>();
-  k->pd = make_pd(eng, g, md_t(g.src, xt, tag::any), dt::s8, yt, q.has_bias, attr);
+  k->pd = make_pd(eng, g, md_t(g.src, xt, tag::any), dt::s8, yt, q.has_bias, attr, alt);
   const md_t& arriving = ctx.in[0].md;
   if (k->pd.src_desc() != arriving && (!is_plain_md(arriving) || g.C <= 4)) {
     try {
-      auto forced = make_pd(eng, g, arriving, dt::s8, yt, q.has_bias, attr);
+      auto forced = make_pd(eng, g, arriving, dt::s8, yt, q.has_bias, attr, alt);
       if (std::string(forced.impl_info_str()) == k->pd.impl_info_str()) k->pd = forced;
     } catch (const dnnl::error&) {
     }
@@ -313,7 +329,10 @@ md_t out_md_of(const QConvKernel& k, const QParamsN& q) {
   return q.quant_out ? with_dtype(k.pd.dst_desc(), to_dnnl(q.yt)) : k.pd.dst_desc();
 }
 
-std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
+// alt = 0: the kernel of the fixed rules (oneDNN's first INT8 implementation,
+// else an FP32 fall-back); alt > 0: only oneDNN's alt-th other INT8
+// implementation, a tuning candidate (see make_qconv_alt).
+std::unique_ptr<Kernel> make_qconv_n(BuildCtx& ctx, int alt) {
   const Node& n = *ctx.node;
   if (ctx.in.size() < 2 || ctx.out.empty() || !ctx.in[1].constant || ctx.in[1].dtype != DType::I8) return nullptr;
   QParamsN q;
@@ -358,7 +377,7 @@ std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
     why = ": 8-bit weight pairs would saturate u8s8 without VNNI";
   } else {
     try {
-      k8 = build_int8(ctx, g, q);
+      k8 = build_int8(ctx, g, q, alt);
     } catch (const dnnl::error&) {
       k8.reset();
     }
@@ -393,6 +412,7 @@ std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
       }
     }
   }
+  if (alt > 0 && !k8) return nullptr;  // a candidate is another INT8 kernel or nothing
   std::unique_ptr<QConvKernel> k = std::move(k8);
   if (!k) {
     if (!kf) {
@@ -410,7 +430,26 @@ std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
   return k;
 }
 
+// C8_QCONV_ALT=K builds oneDNN's K-th other INT8 implementation where there
+// is one (the bit-identity tests, and trying a kernel by hand).
+std::unique_ptr<Kernel> make_qconv(BuildCtx& ctx) {
+  const char* alt = std::getenv("C8_QCONV_ALT");
+  if (alt && std::atoi(alt) > 0)
+    if (std::unique_ptr<Kernel> k = make_qconv_n(ctx, std::atoi(alt))) return k;
+  return make_qconv_n(ctx, 0);
+}
+
+// oneDNN's second INT8 implementation, timed against its first when tuning.
+// Measured on Zen 5 (1 thread, resnet50 INT8): the older jit_int8_1x1 /
+// jit_int8 kernels beat the brgconv ones oneDNN 2.6 prefers on part of the
+// layers (layer1's 1x1 convs 0.23 vs 0.29 ms) and lose on others, so only a
+// measurement can choose. Both compute the exact integer result with the same
+// scale, bias and post-op arithmetic ("int8-exact"; the QConvAlt tests check
+// the bits on the shapes where both exist).
+std::unique_ptr<Kernel> make_qconv_alt(BuildCtx& ctx) { return ctx.tuning ? make_qconv_n(ctx, 1) : nullptr; }
+
 C8_REGISTER_FAST_KERNEL("QConv", 100, make_qconv);
+C8_REGISTER_FAST_KERNEL("QConv", 95, make_qconv_alt);
 
 }  // namespace
 }  // namespace c8::dnnlk
