@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # that --no-install-recommends skips.
 APT_PKGS=(build-essential cmake ccache pkg-config
   libdnnl-dev ocl-icd-opencl-dev libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev nlohmann-json3-dev libcli11-dev
-  libgtest-dev libcpp-httplib-dev libsqlite3-dev libarchive-dev zlib1g-dev
+  libgtest-dev libcpp-httplib-dev libsqlite3-dev libarchive-dev zlib1g-dev libpugixml-dev
   dataset-fashion-mnist libonnx-testdata
   python3-numpy python3-pil python3-onnx)
 # PyTorch is only for the scripts that export test models and run the peers.

@@ -1,0 +1,17 @@
+#pragma once
+// Class-wise non-maximum suppression for detector outputs without their own.
+#include <cstddef>
+#include <vector>
+
+#include "eval/metrics/detection_map.h"
+
+namespace c8 {
+
+// Per class (in increasing class order): repeatedly keep the best-scoring box
+// and drop the others of its class whose IoU with it (continuous areas)
+// exceeds iou_threshold. Then all kept boxes by descending score (ties keep
+// the class order), at most max_detections.
+std::vector<DetectedBox> nms_per_class(const std::vector<DetectedBox>& boxes, double iou_threshold,
+                                       size_t max_detections);
+
+}  // namespace c8
