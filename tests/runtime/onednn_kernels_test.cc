@@ -556,6 +556,30 @@ TEST(DnnlConcat, Axes) {
   }
 }
 
+// Channels-last inputs concatenated along C take the per-pixel copy (the
+// layout INT8 layers hand over); other layouts must not.
+TEST(DnnlConcat, ChannelsLastPixelCopy) {
+  std::mt19937 rng(51);
+  struct C { std::vector<Shape> xs; std::vector<int> ls; bool pixel_copy; };
+  std::vector<C> cs = {
+      {{{2, 17, 7, 13}, {2, 3, 7, 13}, {2, 64, 7, 13}}, {NHWC, NHWC, NHWC}, true},
+      {{{1, 5, 1, 1}, {1, 7, 1, 1}}, {NHWC, NHWC}, false},      // also NCHW-dense: one memcpy per image
+      {{{1, 16, 6, 5}, {1, 9, 6, 5}}, {NHWC, Blocked16}, true},  // the blocked one is reordered first
+      {{{1, 4, 3, 6, 5}, {1, 2, 3, 6, 5}}, {NHWC, NHWC}, true},  // 3-D spatial
+      {{{1, 16, 6, 5}, {1, 16, 6, 5}}, {Plain, Plain}, false},
+  };
+  for (auto& c : cs) {
+    Node n = mk("Concat");
+    n.set_i("axis", 1);
+    std::vector<Input> ins;
+    for (size_t i = 0; i < c.xs.size(); ++i) ins.push_back({rand_tensor(rng, c.xs[i]), false, c.ls[i]});
+    n.inputs.resize(ins.size());
+    auto r = run_case(n, ins);
+    CHECK_CASE(r, "concat " << shape_str(c.xs[0]));
+    EXPECT_EQ(r.impl.find("c8:pixel_concat") != std::string::npos, c.pixel_copy) << r.impl;
+  }
+}
+
 // ---------------------------------------------------------------- Softmax
 
 TEST(DnnlSoftmax, AxesAndOpsets) {

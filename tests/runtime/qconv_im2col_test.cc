@@ -32,13 +32,16 @@ struct Case {
   int64_t N, C, H, W;
   Layer l1, l2;
   int in_zp;
+  int wmax = 63;  // weights in [-wmax, wmax]: 63 = 7-bit (no u8s8 pair can saturate), 127 = 8-bit
 };
 
 using c8test::qdq;
 
-int conv(Graph& g, std::mt19937& rng, int x, int64_t C, const Layer& l, const std::string& n) {
+int conv(Graph& g, std::mt19937& rng, int x, int64_t C, const Layer& l, const std::string& n, int wmax) {
   Tensor w(DType::I8, {l.M, C, l.k, l.k});
-  std::uniform_int_distribution<int> u(-63, 63);  // 7-bit: what calibration gives a stem without VNNI
+  // 7-bit: what calibration gives a stem without VNNI; 8-bit (with VNNI) has
+  // pairs |w0| + |w1| > 128 that vpmaddubsw would saturate
+  std::uniform_int_distribution<int> u(-wmax, wmax);
   for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(u(rng));
   Tensor sc(DType::F32, {l.M}), zp(DType::I8, {l.M}), b(DType::F32, {l.M});
   std::uniform_real_distribution<float> ub(-0.3f, 0.3f);
@@ -75,8 +78,8 @@ Graph make_graph(const Case& c, uint32_t seed) {
   Graph g;
   g.opset = 13;
   int xq = qdq(g, c8test::float_input(g, "x", {c.N, c.C, c.H, c.W}), "in", 2.f / 255.f, DType::U8, c.in_zp);
-  int h = conv(g, rng, xq, c.C, c.l1, "first");
-  g.outputs = {conv(g, rng, h, c.l1.M, c.l2, "second")};
+  int h = conv(g, rng, xq, c.C, c.l1, "first", c.wmax);
+  g.outputs = {conv(g, rng, h, c.l1.M, c.l2, "second", c.wmax)};
   return g;
 }
 
@@ -97,6 +100,10 @@ TEST(QConvIm2col, BitIdenticalToDirectInt8) {
       {1, 3, 7, 5, {5, 3, 1, 1, {1, 1, 1, 1}, "", false}, {16, 3, 1, 1, {1, 1, 1, 1}, "", true}, 9},
       {1, 2, 2, 17, {4, 3, 1, 1, {1, 1, 1, 1}, "", false}, {12, 3, 1, 1, {1, 1, 1, 1}, "", true}, 0},
       {1, 1, 1, 61, {4, 3, 1, 1, {1, 1, 1, 1}, "", false}, {16, 3, 1, 1, {1, 1, 1, 1}, "", true}, 11},
+      // 8-bit weights: only the VNNI GEMM takes them (below). Output channels
+      // 64 (one full 4-block tile), 100 (4 + 3 blocks, a 4-channel tail), 17
+      {1, 3, 40, 38, {64, 7, 2, 1, {3, 3, 3, 3}, "Relu", false}, {100, 3, 1, 1, {1, 1, 1, 1}, "", false}, 128, 127},
+      {2, 3, 13, 9, {17, 5, 1, 1, {2, 2, 2, 2}, "Clip", true}, {8, 1, 1, 1, {0, 0, 0, 0}, "", false}, 0, 127},
   };
   uint32_t seed = 5;
   for (const Case& c : cases) {
@@ -110,8 +117,15 @@ TEST(QConvIm2col, BitIdenticalToDirectInt8) {
     Tensor a = fast.run({x})[0];
     // The kernel reads the model's plain input: it must run on every AVX2+ CPU.
     if (!cpu_isa_at_least(dnnl::cpu_isa::avx2)) GTEST_SKIP() << "effective ISA below AVX2: the im2col kernel is AVX2 code";
-    // the second conv reads the first's NHWC output, when it has < 8 channels
-    EXPECT_EQ(im2col_kernels(fast), c.l1.M < 8 ? 2 : 1) << "case " << seed - 1;
+    // the second conv reads the first's NHWC output, when it has < 8 channels;
+    // 8-bit weights only where vpdpbusd sums the products exactly
+    const int expect = (c.wmax > 63 && !cpu_has_avx512_vnni()) ? 0 : c.l1.M < 8 ? 2 : 1;
+    EXPECT_EQ(im2col_kernels(fast), expect) << "case " << seed - 1;
+    for (const KernelRecord& k : fast.kernels()) {
+      if (k.impl.find("im2col_gemm") != std::string::npos) {
+        EXPECT_NE(k.impl.find(cpu_has_avx512_vnni() ? "avx512_vnni" : "avx2"), std::string::npos) << k.impl;
+      }
+    }
     setenv("C8_IM2COL", "0", 1);
     Session direct(g);
     Tensor b = direct.run({x})[0];

@@ -276,6 +276,24 @@ bool is_nc_dense(const md_t& md, int64_t* blk) {
   return true;
 }
 
+bool is_channels_last_dense(const md_t& md, int64_t* channels) {
+  const dnnl_memory_desc_t& d = md.data;
+  if (d.format_kind != dnnl_blocked || d.ndims < 3 || d.offset0 != 0) return false;
+  const auto& b = d.format_desc.blocking;
+  if (b.inner_nblks != 0) return false;
+  for (int i = 0; i < d.ndims; ++i)
+    if (d.padded_dims[i] != d.dims[i] || d.padded_offsets[i] != 0 || d.dims[i] <= 0) return false;
+  if (d.dims[1] != 1 && b.strides[1] != 1) return false;
+  int64_t stride = d.dims[1];
+  for (int i = d.ndims - 1; i >= 2; --i) {
+    if (d.dims[i] != 1 && b.strides[i] != stride) return false;
+    stride *= d.dims[i];
+  }
+  if (d.dims[0] != 1 && b.strides[0] != stride) return false;
+  *channels = d.dims[1];
+  return true;
+}
+
 int node_opset(const BuildCtx& ctx) {
   if (ctx.node && ctx.node->has("_opset")) return int(ctx.node->attr_i("_opset", 13));
   if (ctx.graph) return int(ctx.graph->opset);

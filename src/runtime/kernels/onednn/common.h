@@ -113,6 +113,10 @@ class SumInput {
 // then the elements of one image form one contiguous run, channel block by
 // channel block (concat along C = memcpy, see concat.cc).
 bool is_nc_dense(const md_t& md, int64_t* blk);
+// True if md is channels-last and dense (NHWC, NWC, NDHWC: dim 1 has
+// stride 1, then the spatial dims innermost-first, then dim 0), ndims >= 3;
+// *channels = dims[1].
+bool is_channels_last_dense(const md_t& md, int64_t* channels);
 
 // True when md's buffer holds exactly its elements, in any blocked order (no
 // padding): element-wise kernels can run over it as a flat array.

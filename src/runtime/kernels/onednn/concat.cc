@@ -2,6 +2,8 @@
 // (same stride order / blocking) are passed as they are; the others are
 // reordered into that layout. The output is the layout oneDNN derives (for
 // NHWC inputs concatenated along C: NHWC).
+#include <omp.h>
+
 #include <cstring>
 #include <unordered_map>
 
@@ -21,9 +23,29 @@ struct ConcatKernel : Kernel {
   bool copy = false;
   int64_t images = 0, dst_image_bytes = 0;
   std::vector<int64_t> src_image_bytes, dst_offset;
+  // Channel concat of channels-last images (NHWC: what INT8 layers hand
+  // over): each pixel's output is its inputs' channel runs side by side.
+  // oneDNN 2.6 runs these on simple_concat: googlenet INT8's nine concats
+  // took 0.12 ms of 4.8 (Zen 5, 1 thread), ~4x the memcpy time.
+  bool pixel_copy = false;
+  int64_t pixels = 0, dst_pixel_bytes = 0;
+  std::vector<int64_t> src_pixel_bytes;
   void execute(KernelIO& io) override {
     dnnl::stream& s = *io.stream;
-    if (copy) {
+    if (pixel_copy) {
+      uint8_t* d = static_cast<uint8_t*>(io.out[0].get_data_handle());
+      std::vector<const uint8_t*> src(ads.size());
+      for (size_t i = 0; i < ads.size(); ++i)
+        src[i] = static_cast<const uint8_t*>(ads[i].convert(s, io.in[i]).get_data_handle());
+      const int64_t P = pixels;
+      const bool par = P * dst_pixel_bytes >= (int64_t(1) << 16) && omp_get_max_threads() > 1;
+#pragma omp parallel for schedule(static) if (par)
+      for (int64_t p = 0; p < P; ++p) {
+        uint8_t* o = d + p * dst_pixel_bytes;
+        for (size_t i = 0; i < src.size(); ++i)
+          std::memcpy(o + dst_offset[i], src[i] + p * src_pixel_bytes[i], size_t(src_pixel_bytes[i]));
+      }
+    } else if (copy) {
       uint8_t* d = static_cast<uint8_t*>(io.out[0].get_data_handle());
       for (size_t i = 0; i < ads.size(); ++i) {
         const uint8_t* src = static_cast<const uint8_t*>(ads[i].convert(s, io.in[i]).get_data_handle());
@@ -43,7 +65,8 @@ struct ConcatKernel : Kernel {
     for (auto& a : ads) re |= a.needed();
     dt d = pd.dst_desc().data_type();
     std::string type = d == dt::u8 ? " u8" : d == dt::s8 ? " s8" : "";
-    return (copy ? std::string("dnnl:c8_memcpy_concat") : impl_of(pd)) + type + (re ? " +reorder" : "");
+    const std::string name = pixel_copy ? "c8:pixel_concat" : copy ? "dnnl:c8_memcpy_concat" : impl_of(pd);
+    return name + type + (re ? " +reorder" : "");
   }
 };
 
@@ -100,6 +123,27 @@ std::unique_ptr<Kernel> make_concat(BuildCtx& ctx) {
         k->images = k->pd.dst_desc().data.dims[0];
         k->dst_image_bytes = off;
         if (int64_t(k->pd.dst_desc().get_size()) != off * k->images) k->copy = false;
+      }
+    }
+    int64_t c_dst = 0;
+    if (!k->copy && axis == 1 && is_channels_last_dense(k->pd.dst_desc(), &c_dst)) {
+      const int64_t es = int64_t(dnnl::memory::data_type_size(k->pd.dst_desc().data_type()));
+      bool ok = true;
+      int64_t off = 0, c_src = 0;
+      for (const md_t& m : srcs) {
+        ok = ok && m.data.ndims == k->pd.dst_desc().data.ndims && is_channels_last_dense(m, &c_src);
+        if (!ok) break;
+        k->src_pixel_bytes.push_back(c_src * es);
+        k->dst_offset.push_back(off);
+        off += c_src * es;
+      }
+      if (ok && off == c_dst * es) {
+        k->pixel_copy = true;
+        k->dst_pixel_bytes = off;
+        k->pixels = int64_t(k->pd.dst_desc().get_size()) / off;
+      } else {
+        k->dst_offset.clear();
+        k->src_pixel_bytes.clear();
       }
     }
     if (!k->chain.init(ctx, k->pd.dst_desc())) return nullptr;
