@@ -130,14 +130,17 @@ CommandAction add_bench_command(CLI::App& app) {
       prof = s.profile();
       nlohmann::json per = nlohmann::json::array();
       double runs = double(std::max<int64_t>(prof.runs, 1));
-      double reorder = 0, ref = 0;
+      double reorder = 0, ref = 0, conversion = 0;
       for (auto& n : prof.nodes) {
-        per.push_back({{"node", n.node}, {"op", n.op}, {"impl", n.impl}, {"ms", n.total_ms / runs}});
+        per.push_back({{"node", n.node}, {"op", n.op}, {"impl", n.impl}, {"ms", n.total_ms / runs},
+                       {"layout_conversion_ms", n.reorder_ms / runs}});
         if (is_reorder_impl(n.impl)) reorder += n.total_ms / runs;
         if (is_ref_impl(n.impl)) ref += n.total_ms / runs;
+        conversion += n.reorder_ms / runs;
       }
-      j["profile"] = {{"runs", prof.runs}, {"total_ms", prof.total_ms() / runs}, {"reorder_ms", reorder}, {"ref_ms", ref},
-                      {"nodes", per}};
+      j["profile"] = {{"runs", prof.runs},   {"total_ms", prof.total_ms() / runs},
+                      {"reorder_ms", reorder}, {"layout_conversion_ms", conversion},
+                      {"ref_ms", ref},         {"nodes", per}};
     }
     if (o->json) {
       print_json(j);

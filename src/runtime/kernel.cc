@@ -1,3 +1,4 @@
+#include <chrono>
 #include "runtime/kernel.h"
 
 #include <algorithm>
@@ -88,9 +89,22 @@ LayoutAdapter::LayoutAdapter(const dnnl::engine& eng, const dnnl::memory::desc& 
   dst_ = dnnl::memory(to, eng);
 }
 
+namespace {
+thread_local double* reorder_timer = nullptr;
+}
+
+void set_reorder_timer(double* acc_ms) { reorder_timer = acc_ms; }
+
 dnnl::memory LayoutAdapter::convert(dnnl::stream& s, const dnnl::memory& src) {
   if (!needed_) return src;
-  prim_.execute(s, const_cast<dnnl::memory&>(src), dst_);
+  if (reorder_timer) {
+    const auto t0 = std::chrono::steady_clock::now();
+    prim_.execute(s, const_cast<dnnl::memory&>(src), dst_);
+    s.wait();
+    *reorder_timer += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  } else {
+    prim_.execute(s, const_cast<dnnl::memory&>(src), dst_);
+  }
   return dst_;
 }
 

@@ -109,6 +109,11 @@ struct FastKernelRegistrar {
 // Converts an input from whatever layout it arrives in to a layout a kernel
 // wants, with a cached reorder primitive and its own scratch buffer; a no-op
 // when the layouts already agree.
+// While a profiled Session runs a kernel, the time its LayoutAdapters spend
+// in reorders is added to *acc (nullptr: not timed). Per thread: the
+// executor runs one kernel at a time on its thread.
+void set_reorder_timer(double* acc_ms);
+
 class LayoutAdapter {
  public:
   LayoutAdapter() = default;

@@ -51,7 +51,7 @@ std::string format_profile(const Profile& p, size_t limit) {
     out += buf;
   }
   std::map<std::string, std::pair<double, int>> by_op, by_impl;
-  double reorder = 0, ref = 0;
+  double reorder = 0, ref = 0, reorder_inside = 0;
   int n_reorder = 0, n_ref = 0;
   for (const auto& n : p.nodes) {
     by_op[n.op].first += n.total_ms;
@@ -59,6 +59,7 @@ std::string format_profile(const Profile& p, size_t limit) {
     by_impl[n.impl].first += n.total_ms;
     by_impl[n.impl].second++;
     if (is_reorder_impl(n.impl)) { reorder += n.total_ms; ++n_reorder; }
+    reorder_inside += n.reorder_ms;
     if (is_ref_impl(n.impl)) { ref += n.total_ms; ++n_ref; }
   }
   auto dump = [&](const char* title, const std::map<std::string, std::pair<double, int>>& m) {
@@ -75,6 +76,9 @@ std::string format_profile(const Profile& p, size_t limit) {
   dump("by impl:\n", by_impl);
   std::snprintf(buf, sizeof buf, "reorders (view+reorder / +reorder kernels): %.3f ms/run (%.2f %%, %d nodes)\n",
                 reorder / runs, total > 0 ? 100 * reorder / total : 0, n_reorder);
+  out += buf;
+  std::snprintf(buf, sizeof buf, "  of which layout conversion (timed): %.3f ms/run (%.2f %%)\n", reorder_inside / runs,
+                total > 0 ? 100 * reorder_inside / total : 0);
   out += buf;
   std::snprintf(buf, sizeof buf, "reference kernels: %.3f ms/run (%.2f %%, %d nodes)\n", ref / runs,
                 total > 0 ? 100 * ref / total : 0, n_ref);

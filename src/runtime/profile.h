@@ -13,6 +13,7 @@ struct NodeProfile {
   std::string node, op, impl;
   double total_ms = 0;  // summed over all profiled runs
   int64_t calls = 0;
+  double reorder_ms = 0;  // part of total_ms spent converting inputs to the kernel's layout
 };
 
 struct Profile {

@@ -17,6 +17,7 @@ struct Step {
   std::vector<int> in, out;
   KernelIO io;              // buffers are fixed once the plan is allocated
   double prof_ms = 0;       // SessionOptions::profile
+  double prof_reorder_ms = 0;  // of which in the kernel's layout reorders
   int64_t prof_calls = 0;
 };
 
@@ -419,8 +420,10 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs, const std::func
   for (Step& s : steps) {
     if (profile) {
       auto t0 = clock::now();
+      set_reorder_timer(&s.prof_reorder_ms);
       s.kernel->execute(s.io);
       strm.wait();
+      set_reorder_timer(nullptr);
       s.prof_ms += std::chrono::duration<double, std::milli>(clock::now() - t0).count();
       ++s.prof_calls;
     } else {
@@ -515,7 +518,7 @@ Profile Session::profile() const {
   for (size_t i = 0; i < last_->steps.size(); ++i) {
     const Step& s = last_->steps[i];
     const KernelRecord& r = last_->records[i];
-    p.nodes.push_back({r.node, r.op, r.impl, s.prof_ms, s.prof_calls});
+    p.nodes.push_back({r.node, r.op, r.impl, s.prof_ms, s.prof_calls, s.prof_reorder_ms});
   }
   return p;
 }
@@ -525,6 +528,7 @@ void Session::reset_profile() {
   last_->prof_runs = 0;
   for (Step& s : last_->steps) {
     s.prof_ms = 0;
+    s.prof_reorder_ms = 0;
     s.prof_calls = 0;
   }
 }

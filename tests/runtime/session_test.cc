@@ -9,6 +9,7 @@
 #include <random>
 
 #include "ir/onnx_import.h"
+#include "runtime/profile.h"
 #include "runtime/ref_executor.h"
 #include "runtime/session.h"
 
@@ -150,4 +151,44 @@ TEST(Session, RawObservationHoldsEachSamplesValues) {
   b.run({x});
   for (auto& [v, vals] : pa) reordered += pb[v] != vals;
   EXPECT_GT(reordered, 0u);
+}
+
+// bench --profile: a kernel's time spent converting its input to the layout
+// it wants is measured separately (Profile::nodes[].reorder_ms), inside the
+// node's total, and only for kernels that convert.
+TEST(Session, ProfileTimesLayoutConversionsInsideKernels) {
+  // x [1, 32, 28, 28] plain NCHW -> Conv 3x3 (32): oneDNN wants channels-last
+  // or blocked for 32 channels, so the first conv converts its input.
+  Graph g;
+  g.opset = 13;
+  int x_id = g.add_value("x", DType::F32);
+  g.values[size_t(x_id)].shape = {1, 32, 28, 28};
+  g.values[size_t(x_id)].has_shape = true;
+  g.inputs = {x_id};
+  int y = g.add_value("y", DType::F32);
+  int c = g.add_node("Conv", {x_id, g.add_constant("w", random_like({32, 32, 3, 3}, 3, -0.2f, 0.2f))}, {y}, "c1");
+  g.nodes[size_t(c)].set_ints("kernel_shape", {3, 3});
+  g.nodes[size_t(c)].set_ints("pads", {1, 1, 1, 1});
+  g.outputs = {y};
+  SessionOptions o;
+  o.profile = true;
+  Session s(g, o);
+  Tensor x = random_like({1, 32, 28, 28}, 4, -1, 1);
+  for (int i = 0; i < 3; ++i) s.run({x});
+  const Profile p = s.profile();
+  int converting = 0;
+  for (const NodeProfile& n : p.nodes) {
+    const bool converts = n.impl.find("+reorder") != std::string::npos;
+    converting += converts;
+    if (converts) {
+      EXPECT_GT(n.reorder_ms, 0.0) << n.node << " " << n.impl;
+      EXPECT_LT(n.reorder_ms, n.total_ms) << n.node;
+    } else {
+      EXPECT_EQ(n.reorder_ms, 0.0) << n.node << " " << n.impl;
+    }
+  }
+  EXPECT_GE(converting, 1) << "no kernel converted its input: the test measured nothing";
+  EXPECT_NE(format_profile(p).find("layout conversion (timed)"), std::string::npos);
+  s.reset_profile();
+  for (const NodeProfile& n : s.profile().nodes) EXPECT_EQ(n.reorder_ms, 0.0);
 }
