@@ -136,6 +136,25 @@ InputGeometry input_geometry(const LoadedModel& m, const Preprocess& p) {
   }
 }
 
+void add_task_options(CLI::App* cmd, std::string* task, std::string* adapter) {
+  std::string adapters;
+  for (const AdapterInfo& a : known_adapters()) adapters += (adapters.empty() ? "" : ", ") + a.name;
+  cmd->add_option("--task", *task,
+                  "classify, detect or segment (default: from the annotations: labels -> classify, VOC XML boxes -> "
+                  "detect, PNG masks -> segment)")
+      ->check(CLI::IsMember({"classify", "detect", "segment"}));
+  cmd->add_option("--adapter", *adapter, "output decoder (default: the one of the task that fits the output): " + adapters);
+}
+
+Shape first_output_shape(Session& s, const ImageInput& in, int batch) {
+  const Shape x = in.nhwc ? Shape{batch, in.height, in.width, in.channels} : Shape{batch, in.channels, in.height, in.width};
+  s.prepare({x});
+  const Graph& g = s.planned_graph();
+  if (g.outputs.empty()) return {};
+  const Value& v = g.values[size_t(g.outputs[0])];
+  return v.has_shape ? v.shape : Shape{};
+}
+
 void add_tune_option(CLI::App* cmd, std::string* tune) {
   *tune = "cached";
   cmd->add_option("--tune", *tune,

@@ -9,7 +9,9 @@
 #include <string>
 
 #include "eval/datasets/dataset.h"
+#include "eval/evaluator.h"
 #include "eval/preprocess.h"
+#include "eval/task.h"
 #include "cli/outputs.h"
 #include "ir/graph.h"
 
@@ -88,6 +90,11 @@ void print_json(const nlohmann::json& j);
 namespace c8 {
 // --tune off|cached|full (runtime/tuning.h), default cached.
 void add_tune_option(CLI::App* cmd, std::string* tune);
+// --task classify|detect|segment and --adapter NAME (eval/task.h; empty = guess).
+void add_task_options(CLI::App* cmd, std::string* task, std::string* adapter);
+// The shape of the model's first output for a batch of `batch` images of this
+// geometry (the plan is built for it, which the first run needs anyway).
+Shape first_output_shape(Session& s, const ImageInput& in, int batch);
 
 // Throws one line listing every node calibr8 cannot run (name and type).
 void require_supported(const LoadedModel& m);

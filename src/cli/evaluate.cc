@@ -1,24 +1,29 @@
-// calibr8 evaluate MODEL --dataset DIR: baseline accuracy.
+// calibr8 evaluate MODEL --dataset DIR: baseline accuracy for the model's task
+// (classification top-k, detection mAP, segmentation mIoU; eval/task.h).
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "eval/evaluator.h"
+#include "eval/task_eval.h"
 #include "quant/calibrate.h"
 
 namespace c8 {
 
 CommandAction add_evaluate_command(CLI::App& app) {
   struct Opts {
-    std::string model, dataset, range, tune;
+    std::string model, dataset, range, tune, task, adapter;
     int limit = 0, batch = 0, threads = 1;
     bool json = false;
     PreprocessFlags pre;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("evaluate", "Accuracy (top-1, top-5) of a classifier on a labelled data set");
+  auto* cmd = app.add_subcommand(
+      "evaluate", "Accuracy of a model on an annotated data set: top-1/top-5, detection mAP or segmentation mIoU");
   cmd->add_option("model", o->model, "ONNX file, or 'default' for the embedded model")->required();
-  cmd->add_option("--dataset", o->dataset, "labels.txt folder, class sub-folders, or IDX files (default model: Fashion-MNIST test)");
+  cmd->add_option("--dataset", o->dataset,
+                  "labels.txt folder, class sub-folders, IDX files, or list.txt with VOC XML boxes / PNG masks "
+                  "(default model: Fashion-MNIST test)");
+  add_task_options(cmd, &o->task, &o->adapter);
   cmd->add_option("--limit", o->limit, "evaluate only the first N images")->check(CLI::NonNegativeNumber);
   cmd->add_option("--range", o->range, "evaluate only images [A, B) in file order, e.g. 200: (the images calibrate --calib-range 0:200 left out)");
   cmd->add_option("--batch", o->batch, "batch size (default: 8 for dynamic-batch models, else the model's)")->check(CLI::Range(1, 4096));
@@ -53,16 +58,20 @@ CommandAction add_evaluate_command(CLI::App& app) {
     so.name = m.path;
     Session s(m.graph, so);
     ImageInput in{geo.channels, geo.height, geo.width, geo.nhwc};
+    const TaskChoice task = choose_task(*ds, m.path, first_output_shape(s, in, batch), o->task, o->adapter);
     Progress bar("evaluate", idx.size());
-    EvalResult r = evaluate_classifier(s, *ds, idx, p, in, batch, [&](size_t d, size_t) { bar.update(d); }, geo.batch > 0);
+    TaskMetrics r = evaluate_task(s, *ds, idx, p, in, batch, task, [&](size_t d, size_t) { bar.update(d); }, geo.batch > 0);
     bar.finish();
     nlohmann::json j;
     j["model"] = m.path;
     j["dataset"] = ds_path;
     j["format"] = ds->format();
     j["images"] = r.images;
-    j["top1"] = r.topk.top1();
-    j["top5"] = r.topk.top5();
+    j["task"] = task_name(task.task);
+    j["adapter"] = task.adapter;
+    j["task_from"] = task.reason;
+    j["metric"] = r.metric;
+    for (auto it = r.metrics.begin(); it != r.metrics.end(); ++it) j[it.key()] = it.value();
     j["wall_seconds"] = r.seconds;
     j["inference_seconds"] = r.infer_seconds;
     j["images_per_second"] = r.seconds > 0 ? double(r.images) / r.seconds : 0.0;
@@ -72,9 +81,15 @@ CommandAction add_evaluate_command(CLI::App& app) {
     if (o->json) {
       print_json(j);
     } else {
-      std::printf("model     %s\ndataset   %s (%s)\nimages    %zu\ntop-1     %.2f %%\ntop-5     %.2f %%\nwall time %.2f s (%.1f img/s, inference %.2f s)\n",
-                  m.path.c_str(), ds_path.c_str(), ds->format().c_str(), r.images, 100 * r.topk.top1(), 100 * r.topk.top5(),
-                  r.seconds, double(r.images) / std::max(r.seconds, 1e-9), r.infer_seconds);
+      std::printf("model     %s\ndataset   %s (%s)\nimages    %zu\ntask      %s (%s; decoder %s)\n", m.path.c_str(),
+                  ds_path.c_str(), ds->format().c_str(), r.images, task_name(task.task), task.reason.c_str(),
+                  task.adapter.c_str());
+      std::printf("%-9s %.2f %%\n", metric_label(r.metric).c_str(), 100 * r.value);
+      for (auto it = r.metrics.begin(); it != r.metrics.end(); ++it)
+        if (it.value().is_number() && it.key() != r.metric)
+          std::printf("%-9s %.2f %%\n", metric_label(it.key()).c_str(), 100 * it.value().get<double>());
+      std::printf("wall time %.2f s (%.1f img/s, inference %.2f s)\n", r.seconds,
+                  double(r.images) / std::max(r.seconds, 1e-9), r.infer_seconds);
     }
     return 0;
   };

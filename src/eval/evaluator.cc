@@ -10,7 +10,7 @@ static double secs_since(std::chrono::steady_clock::time_point t) {
 }
 
 Tensor make_batch(const Dataset& ds, const std::vector<size_t>& idx, size_t first, size_t n, const Preprocess& p,
-                  const ImageInput& in, std::vector<int>* labels) {
+                  const ImageInput& in, std::vector<int>* labels, std::vector<std::pair<int, int>>* sizes) {
   Shape shape = in.nhwc ? Shape{int64_t(n), in.height, in.width, in.channels}
                         : Shape{int64_t(n), in.channels, in.height, in.width};
   Tensor x(DType::F32, shape);
@@ -23,6 +23,7 @@ Tensor make_batch(const Dataset& ds, const std::vector<size_t>& idx, size_t firs
       throw Error(ds.root() + "/" + s.name + ": " + e.what());
     }
     if (labels) labels->push_back(s.label);
+    if (sizes) sizes->push_back({s.image.width, s.image.height});
   }
   return x;
 }

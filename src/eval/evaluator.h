@@ -24,9 +24,11 @@ struct EvalResult {
   std::vector<int> predictions;  // top-1 class index per evaluated image (label offset removed)
 };
 
-// Builds a batch tensor [n, C, H, W] (or NHWC) from samples idx[first, first+n).
+// Builds a batch tensor [n, C, H, W] (or NHWC) from samples idx[first, first+n);
+// labels / sizes (the decoded images' width and height): appended per sample.
 Tensor make_batch(const Dataset& ds, const std::vector<size_t>& idx, size_t first, size_t n, const Preprocess& p,
-                  const ImageInput& in, std::vector<int>* labels = nullptr);
+                  const ImageInput& in, std::vector<int>* labels = nullptr,
+                  std::vector<std::pair<int, int>>* sizes = nullptr);
 
 // `indices` empty = the whole data set. `progress(done, total)` is called after each batch.
 EvalResult evaluate_classifier(Session& s, const Dataset& ds, const std::vector<size_t>& indices, const Preprocess& p,

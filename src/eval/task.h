@@ -1,0 +1,40 @@
+#pragma once
+// What a model does and how its output is read: classification (top-k),
+// object detection (boxes -> mAP) or semantic segmentation (per-pixel
+// classes -> mIoU), and the output decoder ("adapter") for it. Given with
+// --task / --adapter, or guessed from the data set's annotation files and the
+// shape of the model's first output.
+#include <string>
+#include <vector>
+
+#include "eval/datasets/dataset.h"
+#include "ir/tensor.h"
+
+namespace c8 {
+
+enum class Task { Classify, Detect, Segment };
+
+const char* task_name(Task t);  // "classify", "detect", "segment"
+
+struct AdapterInfo {
+  std::string name;
+  Task task;
+  std::string output;  // the output it reads, for messages
+};
+// Every decoder calibr8 has (one file each under eval/adapters/).
+const std::vector<AdapterInfo>& known_adapters();
+
+struct TaskChoice {
+  Task task = Task::Classify;
+  std::string adapter = "topk";
+  std::string reason;  // how it was decided, for the report ("--task", "annotations: VOC XML", ...)
+};
+
+// task_flag / adapter_flag: "" = guess. output_shape: the model's first
+// output (batch dimension first; unknown dims < 0). Throws c8::Error with one
+// line naming the data set or model when nothing fits or a flag contradicts
+// what it names.
+TaskChoice choose_task(const Dataset& ds, const std::string& model, const Shape& output_shape,
+                       const std::string& task_flag, const std::string& adapter_flag);
+
+}  // namespace c8
