@@ -146,15 +146,6 @@ void add_task_options(CLI::App* cmd, std::string* task, std::string* adapter) {
   cmd->add_option("--adapter", *adapter, "output decoder (default: the one of the task that fits the output): " + adapters);
 }
 
-Shape first_output_shape(Session& s, const ImageInput& in, int batch) {
-  const Shape x = in.nhwc ? Shape{batch, in.height, in.width, in.channels} : Shape{batch, in.channels, in.height, in.width};
-  s.prepare({x});
-  const Graph& g = s.planned_graph();
-  if (g.outputs.empty()) return {};
-  const Value& v = g.values[size_t(g.outputs[0])];
-  return v.has_shape ? v.shape : Shape{};
-}
-
 void add_tune_option(CLI::App* cmd, std::string* tune) {
   *tune = "cached";
   cmd->add_option("--tune", *tune,

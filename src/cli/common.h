@@ -92,9 +92,7 @@ namespace c8 {
 void add_tune_option(CLI::App* cmd, std::string* tune);
 // --task classify|detect|segment and --adapter NAME (eval/task.h; empty = guess).
 void add_task_options(CLI::App* cmd, std::string* task, std::string* adapter);
-// The shape of the model's first output for a batch of `batch` images of this
-// geometry (the plan is built for it, which the first run needs anyway).
-Shape first_output_shape(Session& s, const ImageInput& in, int batch);
+
 
 // Throws one line listing every node calibr8 cannot run (name and type).
 void require_supported(const LoadedModel& m);

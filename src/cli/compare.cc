@@ -16,7 +16,7 @@ namespace c8 {
 
 CommandAction add_compare_command(CLI::App& app) {
   struct Opts {
-    std::string a, b, dataset, report, html, calib, range, tune;
+    std::string a, b, dataset, report, html, calib, range, tune, task, adapter;
     int limit = 0, batch = 0, threads = 1, layer_images = 16, warmup = 3;
     double seconds = 4;
     bool json = false, no_speed = false, no_layers = false;
@@ -27,7 +27,10 @@ CommandAction add_compare_command(CLI::App& app) {
       "compare", "Compare a candidate model B (e.g. INT8) with a reference A: accuracy, agreement, speed, per-layer error");
   cmd->add_option("a", o->a, "reference ONNX model (e.g. the FP32 original), or 'default'")->required();
   cmd->add_option("b", o->b, "candidate ONNX model (e.g. the INT8 QDQ model)")->required();
-  cmd->add_option("--dataset", o->dataset, "labelled data set (labels.txt folder, class sub-folders or IDX files)");
+  cmd->add_option("--dataset", o->dataset,
+                  "data set: annotated (labels.txt, class sub-folders, IDX, list.txt with VOC XML boxes / PNG masks) "
+                  "for accuracy, or any image folder (outputs compared without labels)");
+  add_task_options(cmd, &o->task, &o->adapter);
   cmd->add_option("--limit", o->limit, "use only the first N images")->check(CLI::NonNegativeNumber);
   cmd->add_option("--range", o->range, "use only images [A, B) in file order, e.g. 200: (as evaluate --range)");
   cmd->add_option("--batch", o->batch, "evaluation batch size (default: 8 for dynamic-batch models, else the model's)")
@@ -99,6 +102,8 @@ CommandAction add_compare_command(CLI::App& app) {
     c.layer_images = o->layer_images;
     c.speed = !o->no_speed;
     c.layers = !o->no_layers && o->layer_images > 0;
+    c.task = o->task;
+    c.adapter = o->adapter;
 
     std::unique_ptr<Progress> bar;
     std::string stage;

@@ -68,6 +68,12 @@ bool adapter_fits(const std::string& name, const Shape& out, size_t classes) {
 
 }  // namespace
 
+bool has_annotations(const Dataset& ds) {
+  Task t;
+  std::string why;
+  return task_of_annotations(ds, t, why);
+}
+
 TaskChoice choose_task(const Dataset& ds, const std::string& model, const Shape& out, const std::string& task_flag,
                        const std::string& adapter_flag) {
   TaskChoice c;

@@ -30,6 +30,10 @@ struct TaskChoice {
   std::string reason;  // how it was decided, for the report ("--task", "annotations: VOC XML", ...)
 };
 
+// True if the data set can score a model: class labels, or list.txt naming
+// an annotation file (VOC XML boxes, PNG masks) for its images.
+bool has_annotations(const Dataset& ds);
+
 // task_flag / adapter_flag: "" = guess. output_shape: the model's first
 // output (batch dimension first; unknown dims < 0). Throws c8::Error with one
 // line naming the data set or model when nothing fits or a flag contradicts

@@ -9,8 +9,6 @@
 #include "eval/adapters/segmentation_logits.h"
 #include "eval/datasets/voc_mask.h"
 #include "eval/datasets/voc_xml.h"
-#include "eval/metrics/detection_map.h"
-#include "eval/metrics/segmentation.h"
 
 namespace c8 {
 
@@ -24,15 +22,18 @@ std::string metric_label(const std::string& key) {
   return key;
 }
 
-namespace {
-
-double secs_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+Shape first_output_shape(Session& s, const ImageInput& in, int batch) {
+  const Shape x = in.nhwc ? Shape{batch, in.height, in.width, in.channels} : Shape{batch, in.channels, in.height, in.width};
+  s.prepare({x});
+  const Graph& g = s.planned_graph();
+  if (g.outputs.empty()) return {};
+  const Value& v = g.values[size_t(g.outputs[0])];
+  return v.has_shape ? v.shape : Shape{};
 }
 
-// Sample k of a batch output [n, ...] as [1, ...].
 Tensor sample_of(const Tensor& t, int64_t k, int64_t n) {
-  if (t.rank() < 1 || t.shape[0] != n) throw Error("model output " + shape_str(t.shape) + " has no batch dimension of " + std::to_string(n));
+  if (t.rank() < 1 || t.shape[0] != n)
+    throw Error("model output " + shape_str(t.shape) + " has no batch dimension of " + std::to_string(n));
   Shape s = t.shape;
   s[0] = 1;
   Tensor f = t.cast(DType::F32);
@@ -40,6 +41,12 @@ Tensor sample_of(const Tensor& t, int64_t k, int64_t n) {
   const size_t per = size_t(out.numel());
   std::memcpy(out.data<float>(), f.data<float>() + size_t(k) * per, per * sizeof(float));
   return out;
+}
+
+namespace {
+
+double secs_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 std::string annotation_of(const Dataset& ds, size_t i) {
@@ -54,13 +61,80 @@ std::string class_name(const std::vector<std::string>& names, int c) {
 
 }  // namespace
 
+TaskScorer::TaskScorer(const Dataset& ds, const TaskChoice& task, int label_offset)
+    : ds_(ds), task_(task), label_offset_(label_offset), names_(ds.class_names()) {
+  if (task.task == Task::Detect && names_.empty())
+    throw Error(ds.root() + ": detection needs classes.txt beside list.txt (the class names the XML files use)");
+}
+
+void TaskScorer::add(size_t i, const Tensor& out, int image_w, int image_h) {
+  ++images_;
+  if (task_.task == Task::Classify) {
+    const int per = int(out.numel());
+    const int lab = ds_.label(i);
+    const int64_t label = lab < 0 ? -1 : int64_t(lab) + int64_t(label_offset_);  // both from files / flags: no int overflow
+    if (lab < 0) throw Error(ds_.root() + "/" + ds_.name(i) + ": no class label");
+    if (label >= per)
+      throw Error(ds_.root() + ": label " + std::to_string(lab) + " (+ offset " + std::to_string(label_offset_) +
+                  ") is outside the model's " + std::to_string(per) + " outputs");
+    topk_.add(out.data<float>(), per, int(label));
+    predictions_.push_back(topk_indices(out.data<float>(), per, 1)[0] - label_offset_);
+    return;
+  }
+  const std::string ann = annotation_of(ds_, i);
+  try {
+    if (task_.adapter == "fastestdet") {
+      const VocAnnotation a = read_voc_xml(ann, names_);
+      boxes_.add_image(a.boxes, decode_fastestdet(out, image_w, image_h));
+    } else if (task_.adapter == "segmentation_logits") {
+      const ClassMask mask = read_class_mask(ann);
+      const std::vector<int> cls = segmentation_classes(out, mask.width, mask.height);
+      if (!pixels_) pixels_ = std::make_unique<SegmentationConfusion>(int(out.shape[1]));
+      pixels_->add(mask.labels.data(), cls.data(), cls.size());
+    } else {
+      throw Error("adapter " + task_.adapter + " does not decode " + task_name(task_.task) + " outputs");
+    }
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    throw Error(what.rfind(ann, 0) == 0 ? what : ann + ": " + what);
+  }
+}
+
+TaskMetrics TaskScorer::result() const {
+  TaskMetrics r;
+  r.choice = task_;
+  r.images = images_;
+  if (task_.task == Task::Classify) {
+    r.metric = "top1";
+    r.value = topk_.top1();
+    r.metrics = {{"top1", topk_.top1()}, {"top5", topk_.top5()}};
+    r.predictions = predictions_;
+  } else if (task_.task == Task::Detect) {
+    nlohmann::json per = nlohmann::json::array();
+    for (const ClassAp& a : boxes_.voc_ap(0.5))
+      per.push_back({{"class", a.cls}, {"name", class_name(names_, a.cls)}, {"ap50", a.ap},
+                     {"ground_truth", a.ground_truth}, {"detections", a.detections}});
+    r.metric = "map50";
+    r.value = boxes_.voc_map(0.5);
+    r.metrics = {{"map50", r.value}, {"coco_map", boxes_.coco_map()}, {"classes", per}};
+  } else {
+    nlohmann::json per = nlohmann::json::array();
+    if (pixels_)
+      for (const auto& [c, iou] : pixels_->class_iou()) per.push_back({{"class", c}, {"name", class_name(names_, c)}, {"iou", iou}});
+    r.metric = "miou";
+    r.value = pixels_ ? pixels_->miou() : 0.0;
+    r.metrics = {{"miou", r.value}, {"pixel_accuracy", pixels_ ? pixels_->pixel_accuracy() : 0.0}, {"classes", per}};
+  }
+  return r;
+}
+
 TaskMetrics evaluate_task(Session& s, const Dataset& ds, const std::vector<size_t>& indices, const Preprocess& p,
                           const ImageInput& in, int batch, const TaskChoice& task,
                           const std::function<void(size_t, size_t)>& progress, bool pad_last_batch) {
-  TaskMetrics r;
-  r.choice = task;
-  if (task.task == Task::Classify) {
+  if (task.task == Task::Classify) {  // the classifier's own loop (it checks the labels up front)
     EvalResult e = evaluate_classifier(s, ds, indices, p, in, batch, progress, pad_last_batch);
+    TaskMetrics r;
+    r.choice = task;
     r.metric = "top1";
     r.value = e.topk.top1();
     r.metrics = {{"top1", e.topk.top1()}, {"top5", e.topk.top5()}};
@@ -75,11 +149,8 @@ TaskMetrics evaluate_task(Session& s, const Dataset& ds, const std::vector<size_
     idx.resize(ds.size());
     std::iota(idx.begin(), idx.end(), size_t(0));
   }
-  const std::vector<std::string> names = ds.class_names();
-  if (task.task == Task::Detect && names.empty())
-    throw Error(ds.root() + ": detection needs classes.txt beside list.txt (the class names the XML files use)");
-  DetectionMap boxes;
-  std::unique_ptr<SegmentationConfusion> pixels;
+  TaskScorer scorer(ds, task, p.label_offset);
+  double infer = 0;
   auto t0 = std::chrono::steady_clock::now();
   const size_t b = size_t(std::max(1, batch));
   for (size_t first = 0; first < idx.size(); first += b) {
@@ -90,48 +161,14 @@ TaskMetrics evaluate_task(Session& s, const Dataset& ds, const std::vector<size_
     Tensor x = make_batch(ds, rows, 0, rows.size(), p, in, nullptr, &sizes);
     auto ti = std::chrono::steady_clock::now();
     std::vector<Tensor> y = s.run({x});
-    r.infer_seconds += secs_since(ti);
-    for (size_t k = 0; k < n; ++k) {
-      const size_t i = rows[k];
-      const Tensor out = sample_of(y.at(0), int64_t(k), int64_t(rows.size()));
-      const std::string ann = annotation_of(ds, i);
-      try {
-        if (task.adapter == "fastestdet") {
-          const VocAnnotation a = read_voc_xml(ann, names);
-          boxes.add_image(a.boxes, decode_fastestdet(out, sizes[k].first, sizes[k].second));
-        } else if (task.adapter == "segmentation_logits") {
-          const ClassMask mask = read_class_mask(ann);
-          const std::vector<int> cls = segmentation_classes(out, mask.width, mask.height);
-          if (!pixels) pixels = std::make_unique<SegmentationConfusion>(int(out.shape[1]));
-          pixels->add(mask.labels.data(), cls.data(), cls.size());
-        } else {
-          throw Error("adapter " + task.adapter + " does not decode " + task_name(task.task) + " outputs");
-        }
-      } catch (const Error& e) {
-        const std::string what = e.what();
-        throw Error(what.rfind(ann, 0) == 0 ? what : ann + ": " + what);
-      }
-    }
-    r.images += n;
-    if (progress) progress(r.images, idx.size());
+    infer += secs_since(ti);
+    for (size_t k = 0; k < n; ++k)
+      scorer.add(rows[k], sample_of(y.at(0), int64_t(k), int64_t(rows.size())), sizes[k].first, sizes[k].second);
+    if (progress) progress(first + n, idx.size());
   }
+  TaskMetrics r = scorer.result();
   r.seconds = secs_since(t0);
-  if (task.task == Task::Detect) {
-    nlohmann::json per = nlohmann::json::array();
-    for (const ClassAp& a : boxes.voc_ap(0.5))
-      per.push_back({{"class", a.cls}, {"name", class_name(names, a.cls)}, {"ap50", a.ap},
-                     {"ground_truth", a.ground_truth}, {"detections", a.detections}});
-    r.metric = "map50";
-    r.value = boxes.voc_map(0.5);
-    r.metrics = {{"map50", r.value}, {"coco_map", boxes.coco_map()}, {"classes", per}};
-  } else {
-    nlohmann::json per = nlohmann::json::array();
-    if (pixels)
-      for (const auto& [c, iou] : pixels->class_iou()) per.push_back({{"class", c}, {"name", class_name(names, c)}, {"iou", iou}});
-    r.metric = "miou";
-    r.value = pixels ? pixels->miou() : 0.0;
-    r.metrics = {{"miou", r.value}, {"pixel_accuracy", pixels ? pixels->pixel_accuracy() : 0.0}, {"classes", per}};
-  }
+  r.infer_seconds = infer;
   return r;
 }
 

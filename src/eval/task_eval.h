@@ -1,8 +1,8 @@
 #pragma once
 // Accuracy of a model on an annotated data set for its task (eval/task.h):
-// runs it in batches, decodes each image's output with the chosen adapter
-// and scores it against that image's annotation.
-//   classify: top-1 / top-5 (eval/evaluator.h)
+// each image's output decoded with the chosen adapter and scored against
+// that image's annotation.
+//   classify: top-1 / top-5 (eval/metrics/topk.h)
 //   detect:   mAP@0.5 (VOC all-point, difficult boxes ignored) and COCO
 //             mAP@[.5:.95], AP per class; boxes from VOC XML
 //   segment:  mIoU and pixel accuracy (255 = void), IoU per class; masks
@@ -10,10 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "eval/evaluator.h"
+#include "eval/metrics/detection_map.h"
+#include "eval/metrics/segmentation.h"
+#include "eval/metrics/topk.h"
 #include "eval/task.h"
 
 namespace c8 {
@@ -30,6 +34,35 @@ struct TaskMetrics {
 
 // A human name for a metric key ("top-1", "mAP@0.5", "mIoU", ...).
 std::string metric_label(const std::string& key);
+
+// The shape of the model's first output for a batch of `batch` images of this
+// geometry (the plan is built for it, which the first run needs anyway).
+Shape first_output_shape(Session& s, const ImageInput& in, int batch);
+
+// Sample k of a batch output [n, ...] as a float [1, ...] tensor.
+Tensor sample_of(const Tensor& batch_output, int64_t k, int64_t n);
+
+// Scores images one at a time, in any order (compare runs two models over the
+// same images in one pass).
+class TaskScorer {
+ public:
+  TaskScorer(const Dataset& ds, const TaskChoice& task, int label_offset);
+  // out: image i's first model output as [1, ...]; image_w/h: its decoded size.
+  void add(size_t i, const Tensor& out, int image_w, int image_h);
+  // metric / value / metrics / images / predictions filled (times are the caller's).
+  TaskMetrics result() const;
+
+ private:
+  const Dataset& ds_;
+  TaskChoice task_;
+  int label_offset_;
+  std::vector<std::string> names_;
+  TopK topk_;
+  std::vector<int> predictions_;
+  DetectionMap boxes_;
+  std::unique_ptr<SegmentationConfusion> pixels_;
+  size_t images_ = 0;
+};
 
 TaskMetrics evaluate_task(Session& s, const Dataset& ds, const std::vector<size_t>& indices, const Preprocess& p,
                           const ImageInput& in, int batch, const TaskChoice& task,

@@ -56,25 +56,6 @@ void LatencyStats::finish(int64_t batch) {
   throughput_ips = sum > 0 ? double(ms.size()) * double(batch) / (sum * 1e-3) : 0;
 }
 
-void similarity(const float* a, const float* b, size_t n, double& cosine, double& nmse, double& max_abs) {
-  double dot = 0, na = 0, nb = 0, diff = 0, mx = 0;
-  for (size_t i = 0; i < n; ++i) {
-    double x = a[i], y = b[i];
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-    double d = x - y;
-    diff += d * d;
-    mx = std::max(mx, std::fabs(d));
-  }
-  if (na == 0 && nb == 0) cosine = 1;
-  else if (na == 0 || nb == 0) cosine = 0;
-  else cosine = std::clamp(dot / (std::sqrt(na) * std::sqrt(nb)), -1.0, 1.0);
-  if (diff == 0) cosine = 1, nmse = 0;  // identical (exact; avoids rounding in the quotient)
-  else nmse = diff / std::max(na, 1e-30);
-  max_abs = mx;
-}
-
 std::vector<LayerRow> compare_layers(const Graph& a, const Graph& b, const std::vector<Tensor>& inputs, int threads,
                                      const CompareProgress& progress) {
   // Rows: B's compute layers in execution order, then B's graph outputs.
@@ -243,6 +224,80 @@ void bench_interleaved(Session& a, Session& b, const std::vector<Tensor>& inputs
   if (rounds) *rounds = r;
 }
 
+namespace {
+
+// Both models over the same images in one pass: the task's accuracy of each
+// when the data set is annotated, and always how far B's outputs are from
+// A's (eval/agreement.h). Without annotations (or with a task the data set
+// cannot score) accuracy is skipped with a note, and the rest goes on.
+void evaluate_both(Session& sa, Session& sb, const Graph& b, const Dataset& ds, const std::vector<size_t>& idx,
+                   int batch, const CompareConfig& c, CompareResult& res, const CompareProgress& progress) {
+  const int64_t fixed = c.fixed_batch;
+  const Shape out = first_output_shape(sa, c.input, batch);
+  res.annotated = has_annotations(ds);
+  if (res.annotated || !c.task.empty() || !c.adapter.empty()) {
+    res.task = choose_task(ds, c.path_a, out, c.task, c.adapter);
+    res.has_task = true;
+  } else if (out.size() == 2) {  // [N, classes]: top-1 agreement needs no labels
+    res.task = {Task::Classify, "topk", "output [N, classes]"};
+    res.has_task = true;
+  }
+  if (!res.annotated)
+    res.accuracy_note = ds.root() + ": data set has no annotations (" + ds.format() +
+                        "); accuracy needs labels (labels.txt, class folders, IDX) or list.txt with VOC XML boxes / "
+                        "PNG masks. Comparing the outputs only" +
+                        (res.has_task ? "" : " (--task detect|segment adds box / pixel agreement)") + ".";
+  std::vector<std::string> names;
+  for (int v : b.outputs) names.push_back(b.values[size_t(v)].name);
+  AgreementScorer agree(names, res.has_task ? &res.task : nullptr);
+  std::unique_ptr<TaskScorer> score_a, score_b;
+  if (res.annotated) {
+    score_a = std::make_unique<TaskScorer>(ds, res.task, c.pre.label_offset);
+    score_b = std::make_unique<TaskScorer>(ds, res.task, c.pre.label_offset);
+  }
+  const size_t step = size_t(std::max(1, batch));
+  for (size_t first = 0; first < idx.size(); first += step) {
+    const size_t n = std::min(step, idx.size() - first);
+    std::vector<size_t> rows(idx.begin() + long(first), idx.begin() + long(first + n));
+    if (fixed > 0 && n < step) rows.resize(step, idx.back());  // fixed-batch models: repeat the last image
+    std::vector<std::pair<int, int>> sizes;
+    Tensor x = make_batch(ds, rows, 0, rows.size(), c.pre, c.input, nullptr, &sizes);
+    const std::vector<Tensor> ya = sa.run({x}), yb = sb.run({x});
+    for (size_t k = 0; k < n; ++k) {
+      std::vector<Tensor> pa, pb;
+      for (const Tensor& t : ya) pa.push_back(sample_of(t, int64_t(k), int64_t(rows.size())));
+      for (const Tensor& t : yb) pb.push_back(sample_of(t, int64_t(k), int64_t(rows.size())));
+      agree.add(pa, pb, sizes[k].first, sizes[k].second);
+      if (score_a) {
+        score_a->add(rows[k], pa.at(0), sizes[k].first, sizes[k].second);
+        score_b->add(rows[k], pb.at(0), sizes[k].first, sizes[k].second);
+      }
+    }
+    if (progress) progress("evaluate", first + n, idx.size());
+  }
+  res.agreement_json = agree.result();
+  res.images = idx.size();
+  if (res.has_task && res.task.task == Task::Classify) {
+    res.agree = res.agreement_json.value("agree_images", size_t(0));
+    res.agreement = res.agreement_json.value("top1_agreement", 0.0);
+  }
+  if (!score_a) return;
+  const TaskMetrics ma = score_a->result(), mb = score_b->result();
+  res.metric = ma.metric;
+  res.a.metrics = ma.metrics;
+  res.b.metrics = mb.metrics;
+  res.a.images = ma.images;
+  res.b.images = mb.images;
+  if (res.task.task == Task::Classify) {
+    res.a.top1 = ma.metrics["top1"];
+    res.a.top5 = ma.metrics["top5"];
+    res.b.top1 = mb.metrics["top1"];
+    res.b.top5 = mb.metrics["top5"];
+  }
+}
+
+}  // namespace
+
 CompareResult compare_models(const Graph& a, const Graph& b, const CompareConfig& c, const CompareProgress& progress) {
   CompareResult res;
   res.config = c;
@@ -273,21 +328,7 @@ CompareResult compare_models(const Graph& a, const Graph& b, const CompareConfig
   so.name = c.path_a;
   sob.name = c.path_b;
   Session sa(a, so), sb(b, sob);
-  if (c.accuracy) {
-    auto pa = [&](size_t d, size_t t) { if (progress) progress("evaluate A", d, t); };
-    auto pb = [&](size_t d, size_t t) { if (progress) progress("evaluate B", d, t); };
-    EvalResult ra = evaluate_classifier(sa, *ds, idx, c.pre, c.input, batch, pa, fixed > 0);
-    EvalResult rb = evaluate_classifier(sb, *ds, idx, c.pre, c.input, batch, pb, fixed > 0);
-    res.a.top1 = ra.topk.top1();
-    res.a.top5 = ra.topk.top5();
-    res.b.top1 = rb.topk.top1();
-    res.b.top5 = rb.topk.top5();
-    res.a.images = ra.images;
-    res.b.images = rb.images;
-    res.images = std::min(ra.predictions.size(), rb.predictions.size());
-    for (size_t i = 0; i < res.images; ++i) res.agree += ra.predictions[i] == rb.predictions[i];
-    res.agreement = res.images ? double(res.agree) / double(res.images) : 0;
-  }
+  if (c.accuracy) evaluate_both(sa, sb, b, *ds, idx, batch, c, res, progress);
 
   int64_t run_batch = fixed > 0 ? fixed : 1;
   auto batch_at = [&](size_t first) {  // run_batch images from idx[first], the last repeated if needed

@@ -21,7 +21,9 @@
 #include <vector>
 
 #include "eval/datasets/dataset.h"
+#include "eval/agreement.h"
 #include "eval/evaluator.h"
+#include "eval/task_eval.h"
 #include "eval/preprocess.h"
 #include "ir/graph.h"
 #include "runtime/session.h"
@@ -39,7 +41,8 @@ struct ModelReport {
   std::string path;
   uint64_t file_bytes = 0;
   int64_t parameters = 0;
-  double top1 = 0, top5 = 0;
+  double top1 = 0, top5 = 0;  // classification
+  nlohmann::json metrics;     // the task's metrics (eval/task_eval.h), when the data set is annotated
   size_t images = 0;
   LatencyStats latency;
   std::map<std::string, int> kernels;  // impl -> count in the optimised session
@@ -74,6 +77,7 @@ struct CompareConfig {
   int warmup = 3;
   int layer_images = 16;
   bool accuracy = true, speed = true, layers = true;
+  std::string task, adapter;  // --task / --adapter ("" = from the annotations / the output's shape)
 };
 
 struct CompareResult {
@@ -82,6 +86,12 @@ struct CompareResult {
   std::string dataset_format;
   size_t images = 0, agree = 0;
   double agreement = 0;  // fraction of images with the same top-1
+  bool has_task = false;    // the task is known (annotations, flags, or a [N, classes] output)
+  TaskChoice task;
+  bool annotated = false;   // accuracy measured (else accuracy_note says why not)
+  std::string accuracy_note;
+  std::string metric;       // headline metric key of the task ("top1", "map50", "miou")
+  nlohmann::json agreement_json;  // eval/agreement.h: B's outputs against A's, no labels needed
   int64_t bench_batch = 1;
   int rounds = 0;        // interleaved rounds
   double speedup = 0;    // A median / B median
@@ -93,7 +103,7 @@ struct CompareResult {
   double fast_output_cosine = 0, fast_output_nmse = 0;
 };
 
-// stage: "evaluate A", "evaluate B", "layers", "bench"
+// stage: "evaluate", "layers", "bench"
 using CompareProgress = std::function<void(const std::string& stage, size_t done, size_t total)>;
 
 // Runs everything. Throws c8::Error (one line naming the file / image at fault).
@@ -109,8 +119,6 @@ void assign_layer_precision(std::vector<LayerRow>& rows, const Graph& b, const S
 // "A:B", "A:", ":B", "N" (= 0:N) -> [first, end) clamped to n. Throws c8::Error on junk or an empty range.
 std::pair<size_t, size_t> parse_image_range(const std::string& spec, size_t n);
 
-// Cosine similarity and NMSE (sum (a-b)^2 / sum a^2) of two equally sized float arrays.
-void similarity(const float* a, const float* b, size_t n, double& cosine, double& nmse, double& max_abs);
 
 // Alternates blocks of runs of A and B (order swapped every round) for `seconds`.
 void bench_interleaved(Session& a, Session& b, const std::vector<Tensor>& inputs, double seconds, int warmup,

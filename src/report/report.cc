@@ -1,5 +1,7 @@
 #include "report/report.h"
 
+#include "eval/task_eval.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -88,14 +90,17 @@ json latency_json(const LatencyStats& l) {
           {"runs", l.ms.size()}};
 }
 
-json model_json(const ModelReport& m, bool acc, bool speed) {
+json model_json(const ModelReport& m, bool acc, bool classify, bool speed) {
   json j;
   j["path"] = m.path;
   j["file_bytes"] = m.file_bytes;
   j["parameters"] = m.parameters;
   if (acc) {
-    j["top1"] = m.top1;
-    j["top5"] = m.top5;
+    if (classify) {
+      j["top1"] = m.top1;
+      j["top5"] = m.top5;
+    }
+    j["metrics"] = m.metrics;
     j["images"] = m.images;
   }
   if (speed) {
@@ -117,18 +122,29 @@ json report_json(const CompareResult& r, const json& calibration) {
   j["tool"] = "calibr8 compare";
   j["version"] = 1;
   j["created"] = utc_now();
-  j["a"] = model_json(r.a, c.accuracy, c.speed);
-  j["b"] = model_json(r.b, c.accuracy, c.speed);
+  const bool acc = c.accuracy && r.annotated, classify = r.has_task && r.task.task == Task::Classify;
+  j["a"] = model_json(r.a, acc, classify, c.speed);
+  j["b"] = model_json(r.b, acc, classify, c.speed);
+  if (r.has_task) j["task"] = {{"task", task_name(r.task.task)}, {"adapter", r.task.adapter}, {"from", r.task.reason}};
   j["dataset"] = {{"path", c.dataset}, {"format", r.dataset_format}, {"images", r.images}};
   if (!c.range.empty()) j["dataset"]["range"] = c.range;
   if (c.limit > 0) j["dataset"]["limit"] = c.limit;
   j["preprocess"] = preprocess_to_json(c.pre);
   j["threads"] = c.threads;
   j["eval_batch"] = c.batch ? c.batch : (c.fixed_batch > 0 ? int(c.fixed_batch) : 8);
-  if (c.accuracy)
-    j["accuracy"] = {{"top1_drop", r.a.top1 - r.b.top1}, {"top5_drop", r.a.top5 - r.b.top5},
-                     {"agreement", r.agreement},         {"agree_images", r.agree},
+  if (acc) {
+    const double va = r.a.metrics.value(r.metric, 0.0), vb = r.b.metrics.value(r.metric, 0.0);
+    j["accuracy"] = {{"metric", r.metric}, {"label", metric_label(r.metric)}, {"a", va}, {"b", vb}, {"drop", va - vb},
                      {"images", r.images}};
+    if (classify) {
+      j["accuracy"]["top1_drop"] = r.a.top1 - r.b.top1;
+      j["accuracy"]["top5_drop"] = r.a.top5 - r.b.top5;
+      j["accuracy"]["agreement"] = r.agreement;
+      j["accuracy"]["agree_images"] = r.agree;
+    }
+  }
+  if (c.accuracy && !r.annotated) j["accuracy_note"] = r.accuracy_note;
+  if (c.accuracy) j["agreement"] = r.agreement_json;
   if (c.speed)
     j["speed"] = {{"batch", r.bench_batch}, {"seconds", c.seconds}, {"rounds", r.rounds}, {"speedup", finite(r.speedup)}};
   json rows = json::array();
@@ -168,15 +184,50 @@ std::string report_text(const json& j) {
   row("file size", human_bytes(num(a, "file_bytes")), human_bytes(num(b, "file_bytes")),
       num(a, "file_bytes") > 0 && num(b, "file_bytes") > 0 ? fmt("B/A %.2f", num(b, "file_bytes") / num(a, "file_bytes")) : "");
   row("parameters", fmt("%.0f", num(a, "parameters")), fmt("%.0f", num(b, "parameters")));
-  if (j.contains("accuracy")) {
-    const json& acc = j["accuracy"];
+  if (j.contains("accuracy") || j.contains("accuracy_note")) {
     const json& ds = j.at("dataset");
     o << fmt("%-18s %s (%s, %.0f images)\n", "dataset", str(ds, "path").c_str(), str(ds, "format").c_str(),
              num(ds, "images"));
+  }
+  if (j.contains("task"))
+    o << fmt("%-18s %s (%s; decoder %s)\n", "task", str(j["task"], "task").c_str(), str(j["task"], "from").c_str(),
+             str(j["task"], "adapter").c_str());
+  if (j.contains("accuracy") && j["accuracy"].contains("top1_drop")) {
+    const json& acc = j["accuracy"];
     row("top-1", pct(num(a, "top1")), pct(num(b, "top1")), fmt("drop %+.2f pt", 100 * num(acc, "top1_drop")));
     row("top-5", pct(num(a, "top5")), pct(num(b, "top5")), fmt("drop %+.2f pt", 100 * num(acc, "top5_drop")));
     o << fmt("%-18s %s (%.0f/%.0f images with the same top-1)\n", "agreement", pct(num(acc, "agreement")).c_str(),
              num(acc, "agree_images"), num(acc, "images"));
+  } else if (j.contains("accuracy")) {
+    const json &ma = a.at("metrics"), &mb = b.at("metrics");
+    const std::string head = str(j["accuracy"], "metric");
+    auto metric_row = [&](const std::string& k) {
+      row(metric_label(k), pct(num(ma, k.c_str())), pct(num(mb, k.c_str())),
+          fmt("drop %+.2f pt", 100 * (num(ma, k.c_str()) - num(mb, k.c_str()))));
+    };
+    metric_row(head);  // the task's headline first
+    for (auto& [k, v] : ma.items())
+      if (v.is_number() && mb.contains(k) && k != head) metric_row(k);
+  }
+  if (j.contains("accuracy_note")) o << fmt("%-18s not measured: %s\n", "accuracy", str(j, "accuracy_note").c_str());
+  if (j.contains("agreement")) {
+    const json& g = j["agreement"];
+    if (g.contains("pseudo_map50"))
+      o << fmt("%-18s %s (B's boxes against A's %.0f boxes with score >= %.2f as ground truth)\n", "pseudo-mAP@0.5",
+               pct(num(g, "pseudo_map50")).c_str(), num(g, "reference_boxes"), num(g, "reference_score_threshold"));
+    if (g.contains("pixel_agreement"))
+      o << fmt("%-18s %s (pixels with the same class)\n", "pixel agreement", pct(num(g, "pixel_agreement")).c_str());
+    if (g.contains("top1_agreement") && !(j.contains("accuracy") && j["accuracy"].contains("top1_drop")))
+      o << fmt("%-18s %s (%.0f/%.0f images with the same top-1)\n", "agreement", pct(num(g, "top1_agreement")).c_str(),
+               num(g, "agree_images"), num(g, "images"));
+    for (auto& out : g.value("outputs", json::array())) {
+      if (out.contains("cosine"))
+        o << fmt("%-18s cosine %.6f, NMSE %s, max abs error %s (B vs A, mean over %.0f images)\n",
+                 ("output " + str(out, "name")).c_str(), num(out, "cosine"), sci(out["nmse"]).c_str(),
+                 sci(out["max_abs"]).c_str(), num(out, "images"));
+      else
+        o << fmt("%-18s %s\n", ("output " + str(out, "name")).c_str(), str(out, "note").c_str());
+    }
   }
   if (j.contains("speed")) {
     const json& sp = j["speed"];
@@ -434,9 +485,15 @@ std::string report_html(const json& j) {
     h += "<div class=\"card\"><div class=\"l\">" + html_escape(l) + "</div><div class=\"big " + cls + "\">" + v + "</div></div>";
   };
   if (j.contains("accuracy")) {
-    double drop = num(j["accuracy"], "top1_drop");
-    card("top-1 drop", fmt("%+.2f pt", 100 * drop), drop <= 0.01 ? "good" : "bad");
-    card("top-1 agreement", pct(num(j["accuracy"], "agreement")));
+    double drop = num(j["accuracy"], "drop");
+    card(str(j["accuracy"], "label") + " drop", fmt("%+.2f pt", 100 * drop), drop <= 0.01 ? "good" : "bad");
+    if (j["accuracy"].contains("agreement")) card("top-1 agreement", pct(num(j["accuracy"], "agreement")));
+  }
+  if (j.contains("agreement")) {
+    const json& g = j["agreement"];
+    if (g.contains("pseudo_map50")) card("pseudo-mAP@0.5 (B vs A)", pct(num(g, "pseudo_map50")));
+    if (g.contains("pixel_agreement")) card("pixel agreement", pct(num(g, "pixel_agreement")));
+    if (!j.contains("accuracy") && g.contains("top1_agreement")) card("top-1 agreement", pct(num(g, "top1_agreement")));
   }
   if (j.contains("speed")) {
     double sp = num(j["speed"], "speedup");
@@ -455,13 +512,30 @@ std::string report_html(const json& j) {
   tr("file size", human_bytes(num(a, "file_bytes")), human_bytes(num(b, "file_bytes")),
      human_bytes(std::fabs(num(b, "file_bytes") - num(a, "file_bytes"))) + (num(b, "file_bytes") < num(a, "file_bytes") ? " smaller" : " larger"));
   tr("parameters", fmt("%.0f", num(a, "parameters")), fmt("%.0f", num(b, "parameters")));
-  if (j.contains("accuracy")) {
+  if (j.contains("task"))
+    h += "<tr><td>task</td><td colspan=\"3\">" + html_escape(str(j["task"], "task") + " (" + str(j["task"], "from") +
+                                                               "; decoder " + str(j["task"], "adapter") + ")") +
+         "</td></tr>\n";
+  if (j.contains("accuracy") && j["accuracy"].contains("top1_drop")) {
     tr("top-1", pct(num(a, "top1")), pct(num(b, "top1")), fmt("%+.2f pt", 100 * (num(b, "top1") - num(a, "top1"))));
     tr("top-5", pct(num(a, "top5")), pct(num(b, "top5")), fmt("%+.2f pt", 100 * (num(b, "top5") - num(a, "top5"))));
     const json& acc = j["accuracy"];
     h += "<tr><td>top-1 agreement</td><td class=\"n\" colspan=\"3\">" + pct(num(acc, "agreement")) +
          fmt(" (%.0f of %.0f images)", num(acc, "agree_images"), num(acc, "images")) + "</td></tr>\n";
+  } else if (j.contains("accuracy")) {
+    const json &ma = a.at("metrics"), &mb = b.at("metrics");
+    for (auto& [k, v] : ma.items())
+      if (v.is_number() && mb.contains(k))
+        tr(metric_label(k), pct(v.get<double>()), pct(num(mb, k.c_str())), fmt("%+.2f pt", 100 * (num(mb, k.c_str()) - v.get<double>())));
   }
+  if (j.contains("accuracy_note"))
+    h += "<tr><td>accuracy</td><td colspan=\"3\">not measured: " + html_escape(str(j, "accuracy_note")) + "</td></tr>\n";
+  if (j.contains("agreement"))
+    for (auto& out : j["agreement"].value("outputs", json::array()))
+      if (out.contains("cosine"))
+        h += "<tr><td>output " + html_escape(str(out, "name")) + "</td><td class=\"n\" colspan=\"3\">" +
+             fmt("cosine %.6f, NMSE ", num(out, "cosine")) + sci(out["nmse"]) + ", max abs error " + sci(out["max_abs"]) +
+             fmt(" (B vs A, %.0f images)", num(out, "images")) + "</td></tr>\n";
   if (j.contains("speed")) {
     const json &la = a.at("latency"), &lb = b.at("latency");
     tr("latency median", fmt("%.3f ms", num(la, "median_ms")), fmt("%.3f ms", num(lb, "median_ms")),

@@ -142,6 +142,13 @@ CompareResult synthetic() {
   r.b.file_bytes = 1000;
   r.a.top1 = 0.9, r.b.top1 = 0.88, r.a.top5 = 0.99, r.b.top5 = 0.99;
   r.images = 100, r.agree = 97, r.agreement = 0.97;
+  r.annotated = r.has_task = true;
+  r.task = {Task::Classify, "topk", "annotations: class labels (labels.txt)"};
+  r.metric = "top1";
+  r.a.metrics = {{"top1", 0.9}, {"top5", 0.99}};
+  r.b.metrics = {{"top1", 0.88}, {"top5", 0.99}};
+  r.agreement_json = {{"images", 100}, {"task", "classify"}, {"top1_agreement", 0.97}, {"agree_images", 97},
+                      {"outputs", {{{"name", "prob"}, {"images", 100}, {"cosine", 0.998}, {"nmse", 4e-3}, {"max_abs", 0.2}}}}};
   r.a.latency.ms = {2, 2.1, 2.2};
   r.b.latency.ms = {1, 1.1, 1.2};
   r.a.latency.finish(1);
