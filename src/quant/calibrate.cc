@@ -23,6 +23,12 @@ namespace c8 {
 
 namespace {
 
+std::string format_g(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4g", v);
+  return b;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -433,6 +439,63 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   R.seconds_stats = seconds_since(t0);
   for (auto& st : stats) R.stats_state_bytes += st.state_bytes();
 
+  // ---- Scale groups joining very different ranges stay FP32 ----
+  // One scale per group (NNCF / POT unify a Concat's inputs unconditionally)
+  // is right for branches of one feature map, but a Concat of box
+  // coordinates in pixels (0..300) and scores (0..1) would leave the scores
+  // one or two of the 256 levels. Decided on the observed ranges: when the
+  // narrowest member spans less than 1/kMixedRange of the group's range, the
+  // group keeps FP32 (its readers, e.g. a Conv behind the Concat, too), with
+  // the reason in the report and the model's metadata.
+  nlohmann::json fp32_reasons = nlohmann::json::array();
+  {
+    constexpr double kMixedRange = 16;
+    std::set<int> mixed;
+    std::map<int, std::string> why;
+    for (size_t gi = 0; gi < P.groups.size(); ++gi) {
+      if (P.groups[gi].size() < 2) continue;
+      double lo = 0, hi = 0, narrow = -1;
+      std::string members;
+      for (int a : P.groups[gi]) {
+        const TensorStats& st = stats[size_t(a)];
+        if (st.samples == 0) continue;
+        const Range r = estimate_range(st, s.act_estimator, QMode::Asym);
+        lo = std::min(lo, double(r.lo));
+        hi = std::max(hi, double(r.hi));
+        const double span = double(r.hi) - double(r.lo);
+        if (narrow < 0 || span < narrow) narrow = span;
+        members += (members.empty() ? "" : ", ") + G.values[size_t(P.acts[size_t(a)].value)].name +
+                   " [" + format_g(r.lo) + ", " + format_g(r.hi) + "]";
+      }
+      if (narrow >= 0 && (hi - lo) > kMixedRange * narrow) {
+        mixed.insert(int(gi));
+        why[int(gi)] = "one 8-bit scale for ranges that differ " + format_g(narrow > 0 ? (hi - lo) / narrow : 0.0) +
+                       "x (" + members + ") would leave the narrowest " +
+                       format_g(std::floor(255 * narrow / (hi - lo))) + " levels";
+      }
+    }
+    if (!mixed.empty()) {
+      std::map<int, std::string> node_why;  // node -> reason
+      for (int gi : mixed)
+        for (int a : P.groups[size_t(gi)]) {
+          const ActQuantizer& q = P.acts[size_t(a)];
+          const int p = G.values[size_t(q.value)].producer;
+          if (p >= 0 && G.nodes[size_t(p)].op == "Concat") node_why[p] = why[gi];
+          for (int c : q.consumers) node_why.emplace(c, "its input " + G.values[size_t(q.value)].name + ": " + why[gi]);
+        }
+      std::vector<int> kept, demoted;
+      QuantPlacement Q2 = without_groups(G, P, mixed, kept, demoted);
+      std::vector<TensorStats> kept_stats;
+      for (int i : kept) kept_stats.push_back(std::move(stats[size_t(i)]));
+      stats = std::move(kept_stats);
+      std::set<int> fp32_now(Q2.fp32_nodes.begin(), Q2.fp32_nodes.end());
+      for (const auto& [node, reason] : node_why)
+        if (fp32_now.count(node))
+          fp32_reasons.push_back({{"node", G.nodes[size_t(node)].name}, {"op", G.nodes[size_t(node)].op}, {"reason", reason}});
+      P = std::move(Q2);
+    }
+  }
+
   // ---- Ranges and quantization parameters per group ----
   std::vector<QParams> gparams(P.groups.size());
   nlohmann::json jacts = nlohmann::json::array();
@@ -711,6 +774,8 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   // saw every image keeps the bytes it had before the limit existed.
   if (s.bias_correction && R.bias_images < src.images) settings["bias_correction_images"] = R.bias_images;
   Q.metadata["calibr8.quantization"] = json_text(settings);
+  // Only when some layer was kept FP32 for a reason, so other files keep their bytes.
+  if (!fp32_reasons.empty()) Q.metadata["calibr8.fp32_reasons"] = json_text(fp32_reasons);
   Q.compact();
   std::string err = Q.verify();
   if (!err.empty()) throw Error("internal error: quantized graph is invalid: " + err);
@@ -726,6 +791,7 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
               {"weights", jw},
               {"bias_correction", jbias},
               {"fp32_nodes", fp32n},
+              {"fp32_reasons", fp32_reasons},
               {"scale_groups", P.groups.size()},
               {"stats_state_bytes", R.stats_state_bytes},
               {"bias_correction_images", R.bias_images},

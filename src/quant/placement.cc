@@ -185,4 +185,52 @@ QuantPlacement place_quantizers(const Graph& g, const PlacementOptions& o) {
   return P;
 }
 
+QuantPlacement without_groups(const Graph& g, const QuantPlacement& P, const std::set<int>& drop, std::vector<int>& kept,
+                              std::vector<int>& demoted) {
+  QuantPlacement R;
+  kept.clear();
+  demoted.clear();
+  std::set<int> lost_input, became_fp32;
+  std::map<int, int> group_of;  // old group -> new group
+  for (size_t i = 0; i < P.acts.size(); ++i) {
+    const ActQuantizer& a = P.acts[i];
+    if (drop.count(a.group)) {
+      for (int c : a.consumers) lost_input.insert(c);
+      const int p = g.values[size_t(a.value)].producer;
+      if (p >= 0) became_fp32.insert(p);  // a Concat / agnostic op kept in the group for its output's scale
+      continue;
+    }
+    auto it = group_of.find(a.group);
+    if (it == group_of.end()) {
+      it = group_of.emplace(a.group, int(R.groups.size())).first;
+      R.groups.emplace_back();
+    }
+    ActQuantizer b = a;
+    b.group = it->second;
+    R.groups[size_t(b.group)].push_back(int(R.acts.size()));
+    R.acts.push_back(b);
+    kept.push_back(int(i));
+  }
+  // Only producers whose own output was in a dropped group (a Conv's output
+  // quantized for its reader is not the Conv's INT8-ness).
+  for (auto it = became_fp32.begin(); it != became_fp32.end();) {
+    const std::string& op = g.nodes[size_t(*it)].op;
+    it = (op == "Concat" || agnostic_ops().count(op)) ? std::next(it) : became_fp32.erase(it);
+  }
+  for (const WeightQuantizer& w : P.weights)
+    if (!lost_input.count(w.node)) R.weights.push_back(w);
+  for (int l : P.layers) {
+    if (lost_input.count(l)) {
+      demoted.push_back(l);
+      became_fp32.insert(l);
+    } else {
+      R.layers.push_back(l);
+    }
+  }
+  R.fp32_nodes = P.fp32_nodes;
+  for (int ni : g.topo_order())
+    if (became_fp32.count(ni)) R.fp32_nodes.push_back(ni);
+  return R;
+}
+
 }  // namespace c8

@@ -65,6 +65,15 @@ struct QuantPlacement {
 
 QuantPlacement place_quantizers(const Graph& g, const PlacementOptions& o = {});
 
+// The placement without the scale groups in `drop` (decided after the
+// statistics, e.g. a Concat joining very different ranges): their quantizers
+// go, their consumers read FP32 values, a Conv / Gemm / MatMul that loses its
+// quantized input keeps FP32 weights too and joins fp32_nodes (so does the
+// Concat / agnostic op that produced a dropped group). kept[i] = the index in
+// P.acts of the result's act i; demoted = the layers that became FP32.
+QuantPlacement without_groups(const Graph& g, const QuantPlacement& P, const std::set<int>& drop, std::vector<int>& kept,
+                              std::vector<int>& demoted);
+
 // True if node `n` is ignored by `o` (name or op type match).
 bool is_ignored(const Node& n, const PlacementOptions& o);
 // True if value v is produced by a ReLU-like op (output provably >= 0).

@@ -378,6 +378,16 @@ CompareResult compare_models(const Graph& a, const Graph& b, const CompareConfig
   for (auto& k : sa.kernels()) res.a.kernels[k.impl]++;
   for (auto& k : sb.kernels()) res.b.kernels[k.impl]++;
   assign_layer_precision(res.layers, b, sb);
+  // Why calibration kept a layer FP32 (quant/calibrate.cc writes it into the file).
+  auto why = b.metadata.find("calibr8.fp32_reasons");
+  if (why != b.metadata.end()) {
+    const nlohmann::json reasons = nlohmann::json::parse(why->second, nullptr, false);
+    if (reasons.is_array())
+      for (LayerRow& row : res.layers)
+        for (const nlohmann::json& r : reasons)
+          if (r.is_object() && r.value("node", "") == row.node)
+            row.note = "kept FP32 by calibration: " + r.value("reason", "");
+  }
   return res;
 }
 
