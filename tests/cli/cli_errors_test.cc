@@ -13,7 +13,6 @@ using namespace c8test;
 namespace fs = std::filesystem;
 
 namespace {
-std::string shared(const std::string& rel) { return std::string(C8_SHARED_DIR) + "/" + rel; }
 const std::string kResnet8 = shared("models/resnet8_cifar10_mlperftiny.onnx");
 const std::string kCifarPre = " --size 32x32 --mean 0 --std 1";
 

@@ -42,6 +42,16 @@ inline CmdResult calibr8(const std::string& args) {
   return r;
 }
 
+// A file of ../shared (C8_SHARED_DIR).
+inline std::string shared(const std::string& rel) { return std::string(C8_SHARED_DIR) + "/" + rel; }
+
+// The shared detector and segmentation models with their preprocessing flags
+// (../shared/ASSETS.md sections 3 and 4).
+inline std::string det_model() { return shared("models/fastestdet_coco_352.onnx"); }
+inline std::string seg_model() { return shared("models/deeplabv3_mnv2_dm05_voc_257.onnx"); }
+inline const char* det_pre() { return " --size 352x352 --mean 0 --std 255 --color bgr"; }
+inline const char* seg_pre() { return " --size 257x257 --mean 127.5 --std 127.5"; }
+
 inline int count_lines(const std::string& s) {
   int n = 0;
   for (char c : s) n += c == '\n';

@@ -15,11 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string shared(const std::string& rel) { return std::string(C8_SHARED_DIR) + "/" + rel; }
-const std::string kDet = shared("models/fastestdet_coco_352.onnx");
-const std::string kSeg = shared("models/deeplabv3_mnv2_dm05_voc_257.onnx");
-const std::string kDetPre = " --size 352x352 --mean 0 --std 255 --color bgr";
-const std::string kSegPre = " --size 257x257 --mean 127.5 --std 127.5";
+const std::string kDet = det_model(), kSeg = seg_model(), kDetPre = det_pre(), kSegPre = seg_pre();
 
 nlohmann::json run_json(const std::string& args) {
   CmdResult r = calibr8(args + " --json");

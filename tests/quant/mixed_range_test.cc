@@ -48,6 +48,19 @@ CalibSource images(size_t n, uint64_t seed) {
   return s;
 }
 
+// compare FP32 vs INT8 on 3 photos without annotations, shrunk to 8x8.
+CompareResult compare_on_photos(const Graph& fp32, const Graph& int8) {
+  CompareConfig c;
+  c.dataset = std::string(C8_SHARED_DIR) + "/data/voc2012-seg-3/images";
+  c.pre.width = c.pre.height = 8;
+  c.pre.mean = {127.5f};
+  c.pre.std = {64.f};  // pixels to about [-2, 2], the calibration images' range
+  c.input = ImageInput{3, 8, 8, false};
+  c.speed = false;
+  c.layer_images = 1;
+  return compare_models(fp32, int8, c);
+}
+
 TEST(MixedRange, DetectorScoresSurviveInt8) {
   const Graph g = prepare_for_calibration(toy_detector());
   CalibSettings s;
@@ -86,15 +99,7 @@ TEST(MixedRange, DetectorScoresSurviveInt8) {
   // Concat keep FP32 only if they lost their quantized input; here the
   // Concat feeds an Add, so every conv stays INT8 and no row needs a reason,
   // while a conv behind the dropped group would carry it (next test).
-  CompareConfig c;
-  c.dataset = std::string(C8_SHARED_DIR) + "/data/voc2012-seg-3/images";  // 3 PNGs, no annotations
-  c.pre.width = c.pre.height = 8;
-  c.pre.mean = {127.5f};
-  c.pre.std = {64.f};  // pixels to about [-2, 2], the calibration images' range
-  c.input = ImageInput{3, 8, 8, false};
-  c.speed = false;
-  c.layer_images = 1;
-  const CompareResult cr = compare_models(g, r.graph, c);
+  const CompareResult cr = compare_on_photos(g, r.graph);
   EXPECT_FALSE(cr.annotated);
   EXPECT_GE(cr.agreement_json["outputs"][0]["cosine"].get<double>(), 0.999);
 }
@@ -118,15 +123,7 @@ TEST(MixedRange, ConvBehindDroppedGroupSaysWhy) {
   for (const auto& w : r.report["fp32_reasons"]) fuse_fp32 |= w["node"] == "fuse";
   EXPECT_TRUE(fuse_fp32) << r.report["fp32_reasons"].dump();
   for (int l : r.placement.layers) EXPECT_NE(g.nodes[size_t(l)].name, "fuse");
-  CompareConfig c;
-  c.dataset = std::string(C8_SHARED_DIR) + "/data/voc2012-seg-3/images";
-  c.pre.width = c.pre.height = 8;
-  c.pre.mean = {127.5f};
-  c.pre.std = {64.f};  // pixels to about [-2, 2], the calibration images' range
-  c.input = ImageInput{3, 8, 8, false};
-  c.speed = false;
-  c.layer_images = 1;
-  const CompareResult cr = compare_models(g, r.graph, c);
+  const CompareResult cr = compare_on_photos(g, r.graph);
   bool noted = false;
   for (const LayerRow& row : cr.layers)
     if (row.node == "fuse") noted = row.note.find("kept FP32 by calibration") != std::string::npos;
