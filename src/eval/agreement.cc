@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "base/error.h"
-#include "eval/adapters/fastestdet.h"
+#include "eval/adapters/detect.h"
 #include "eval/metrics/topk.h"
 
 namespace c8 {
@@ -28,7 +28,9 @@ void similarity(const float* a, const float* b, size_t n, double& cosine, double
   max_abs = mx;
 }
 
-AgreementScorer::AgreementScorer(std::vector<std::string> output_names, const TaskChoice* task) {
+AgreementScorer::AgreementScorer(std::vector<std::string> output_names, const TaskChoice* task, const Preprocess& p,
+                                 const ImageInput& in, size_t classes)
+    : pre_(p), in_(in), classes_(classes) {
   for (std::string& n : output_names) outputs_.push_back({std::move(n)});
   if (task) {
     has_task_ = true;
@@ -73,14 +75,19 @@ void AgreementScorer::add(const std::vector<Tensor>& a, const std::vector<Tensor
   const Tensor fa = a[0].cast(DType::F32), fb = b[0].cast(DType::F32);
   if (task_.task == Task::Classify) {
     const int n = int(fa.numel());
+    if (n == 0) return;  // an empty output has no class to agree on
     agree_ += topk_indices(fa.data<float>(), n, 1)[0] == topk_indices(fb.data<float>(), n, 1)[0];
-  } else if (task_.adapter == "fastestdet") {
+  } else if (task_.task == Task::Detect) {
+    std::vector<std::string> names;
+    for (const Output& o : outputs_) names.push_back(o.name);
+    const DetectContext ctx{names, classes_, pre_.label_offset};
+    const ImageGeometry g = image_geometry(pre_, image_w, image_h, in_.width, in_.height);
     std::vector<GroundTruthBox> truth;
-    for (const DetectedBox& d : decode_fastestdet(fa, image_w, image_h))
+    for (const DetectedBox& d : decode_detections(task_.adapter, a, g, ctx))
       if (d.score >= kPseudoTruthScore) truth.push_back({d.box, d.cls, false});
     truth_boxes_ += truth.size();
-    pseudo_.add_image(std::move(truth), decode_fastestdet(fb, image_w, image_h));
-  } else if (task_.task == Task::Segment && fa.rank() == 4) {
+    pseudo_.add_image(std::move(truth), decode_detections(task_.adapter, b, g, ctx));
+  } else if (task_.task == Task::Segment && fa.rank() == 4 && fa.shape[1] > 0) {
     const std::vector<int> ca = argmax_classes(fa), cb = argmax_classes(fb);
     for (size_t i = 0; i < ca.size(); ++i) pixels_agree_ += ca[i] == cb[i];
     pixels_ += ca.size();
@@ -103,14 +110,15 @@ nlohmann::json AgreementScorer::result() const {
   if (!has_task_) return r;
   r["task"] = task_name(task_.task);
   if (task_.task == Task::Classify) {
-    r["top1_agreement"] = images_ ? double(agree_) / double(images_) : 0.0;
+    // null, not 0 %, when nothing was compared
+    r["top1_agreement"] = images_ ? nlohmann::json(double(agree_) / double(images_)) : nlohmann::json();
     r["agree_images"] = agree_;
   } else if (task_.task == Task::Detect) {
     r["pseudo_map50"] = pseudo_.voc_map(0.5);
     r["reference_boxes"] = truth_boxes_;
     r["reference_score_threshold"] = kPseudoTruthScore;
   } else {
-    r["pixel_agreement"] = pixels_ ? double(pixels_agree_) / double(pixels_) : 0.0;
+    r["pixel_agreement"] = pixels_ ? nlohmann::json(double(pixels_agree_) / double(pixels_)) : nlohmann::json();
   }
   return r;
 }

@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "eval/evaluator.h"
 #include "eval/metrics/detection_map.h"
+#include "eval/preprocess.h"
 #include "eval/task.h"
 #include "ir/tensor.h"
 
@@ -27,7 +29,10 @@ class AgreementScorer {
  public:
   // task: what the first output is (decoded with task->adapter), or nullptr:
   // the outputs are only compared as numbers.
-  AgreementScorer(std::vector<std::string> output_names, const TaskChoice* task);
+  // p, in: how images became the model's input (boxes are mapped back
+  // through it); classes: the data set's class count (0 = unknown).
+  AgreementScorer(std::vector<std::string> output_names, const TaskChoice* task, const Preprocess& p,
+                  const ImageInput& in, size_t classes);
   // One image: both models' outputs, each [1, ...] in the same order; the
   // image's decoded size (detection boxes are in its pixels).
   void add(const std::vector<Tensor>& a, const std::vector<Tensor>& b, int image_w, int image_h);
@@ -42,6 +47,9 @@ class AgreementScorer {
   };
   std::vector<Output> outputs_;
   bool has_task_ = false;
+  Preprocess pre_;
+  ImageInput in_;
+  size_t classes_ = 0;
   TaskChoice task_;
   size_t images_ = 0, agree_ = 0;
   uint64_t pixels_ = 0, pixels_agree_ = 0;

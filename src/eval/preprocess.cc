@@ -173,6 +173,33 @@ std::pair<int, int> preprocessed_size(const Preprocess& p, int in_w, int in_h, i
   return {w, h};
 }
 
+PreprocessWindow preprocess_window(const Preprocess& p, int in_w, int in_h, int out_w, int out_h) {
+  PreprocessWindow w;
+  w.resized_w = in_w;
+  w.resized_h = in_h;
+  if (p.width > 0) {
+    w.resized_w = w.width = p.width;
+    w.resized_h = w.height = p.height;
+  } else {
+    if (p.resize > 0) std::tie(w.resized_w, w.resized_h) = resized_dims(p.resize, in_w, in_h);
+    if (p.crop > 0) {
+      if (p.crop > w.resized_w || p.crop > w.resized_h)
+        fail("crop " + std::to_string(p.crop) + " is larger than the " + (p.resize > 0 ? "resized" : "input") +
+             " image " + size_str(w.resized_w, w.resized_h));
+      w.crop_x = (w.resized_w - p.crop) / 2;
+      w.crop_y = (w.resized_h - p.crop) / 2;
+      w.width = w.height = p.crop;
+    } else if (p.resize > 0) {
+      w.width = w.resized_w;
+      w.height = w.resized_h;
+    } else {  // nothing given: stretch to the model size
+      w.resized_w = w.width = out_w;
+      w.resized_h = w.height = out_h;
+    }
+  }
+  return w;
+}
+
 std::vector<float> resize_bilinear(const float* src, int in_w, int in_h, int channels, int out_w, int out_h) {
   if (in_w <= 0 || in_h <= 0 || out_w <= 0 || out_h <= 0 || channels <= 0)
     throw Error("resize_bilinear: invalid size " + size_str(in_w, in_h) + " -> " + size_str(out_w, out_h));
@@ -200,27 +227,9 @@ void preprocess_into(const Image& img, const Preprocess& p, int C, int out_h, in
   }
 
   // 2. geometry.
-  int rw = img.width, rh = img.height, ox = 0, oy = 0, ow, oh;
-  if (p.width > 0) {
-    rw = ow = p.width;
-    rh = oh = p.height;
-  } else {
-    if (p.resize > 0) std::tie(rw, rh) = resized_dims(p.resize, img.width, img.height);
-    if (p.crop > 0) {
-      if (p.crop > rw || p.crop > rh)
-        fail("crop " + std::to_string(p.crop) + " is larger than the " + (p.resize > 0 ? "resized" : "input") +
-             " image " + size_str(rw, rh));
-      ox = (rw - p.crop) / 2;
-      oy = (rh - p.crop) / 2;
-      ow = oh = p.crop;
-    } else if (p.resize > 0) {
-      ow = rw;
-      oh = rh;
-    } else {  // nothing given: stretch to the model size
-      rw = ow = out_w;
-      rh = oh = out_h;
-    }
-  }
+  const PreprocessWindow win = preprocess_window(p, img.width, img.height, out_w, out_h);
+  const int rw = win.resized_w, rh = win.resized_h, ox = win.crop_x, oy = win.crop_y, ow = win.width,
+            oh = win.height;
   if (ow != out_w || oh != out_h)
     fail("pre-processed image is " + size_str(ow, oh) + " but the model expects " + size_str(out_w, out_h) +
          " (input " + size_str(img.width, img.height) + "; check --resize/--crop/--size)");

@@ -54,6 +54,13 @@ void validate_preprocess(const Preprocess& p, int model_channels);
 // (before the comparison with the model size). Throws if crop > resized size.
 std::pair<int, int> preprocessed_size(const Preprocess& p, int in_w, int in_h, int out_w, int out_h);
 
+// Step 2 in detail for an in_w x in_h image: the size it is resized (or
+// stretched) to, where the crop starts in it, and the size that results.
+struct PreprocessWindow {
+  int resized_w = 0, resized_h = 0, crop_x = 0, crop_y = 0, width = 0, height = 0;
+};
+PreprocessWindow preprocess_window(const Preprocess& p, int in_w, int in_h, int out_w, int out_h);
+
 // Writes one sample (model_channels * out_h * out_w floats) into dst.
 void preprocess_into(const Image& img, const Preprocess& p, int model_channels, int out_h, int out_w,
                      float* dst);

@@ -30,15 +30,21 @@ struct TaskChoice {
   std::string reason;  // how it was decided, for the report ("--task", "annotations: VOC XML", ...)
 };
 
-// True if the data set can score a model: class labels, or list.txt naming
-// an annotation file (VOC XML boxes, PNG masks) for its images.
-bool has_annotations(const Dataset& ds);
+// True if the data set can score a model on the images idx (every image
+// when empty): class labels, or list.txt naming an annotation file of one
+// kind (VOC XML boxes or PNG masks) for each of them. When false, why says
+// what is missing (naming the first image without one) if given.
+bool has_annotations(const Dataset& ds, const std::vector<size_t>& idx = {}, std::string* why = nullptr);
 
-// task_flag / adapter_flag: "" = guess. output_shape: the model's first
-// output (batch dimension first; unknown dims < 0). Throws c8::Error with one
-// line naming the data set or model when nothing fits or a flag contradicts
-// what it names.
-TaskChoice choose_task(const Dataset& ds, const std::string& model, const Shape& output_shape,
+// The task the data set's annotations describe (from its first annotated
+// image); false when it has none.
+bool annotation_task(const Dataset& ds, Task& t);
+
+// task_flag / adapter_flag: "" = guess. output_shapes: the model's outputs
+// in order (batch dimension first; unknown dims < 0). Throws c8::Error with
+// one line naming the data set or model when nothing fits or a flag
+// contradicts what it names.
+TaskChoice choose_task(const Dataset& ds, const std::string& model, const std::vector<Shape>& output_shapes,
                        const std::string& task_flag, const std::string& adapter_flag);
 
 }  // namespace c8

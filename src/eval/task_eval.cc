@@ -5,7 +5,7 @@
 #include <numeric>
 
 #include "base/error.h"
-#include "eval/adapters/fastestdet.h"
+#include "eval/adapters/detect.h"
 #include "eval/adapters/segmentation_logits.h"
 #include "eval/datasets/voc_mask.h"
 #include "eval/datasets/voc_xml.h"
@@ -22,13 +22,23 @@ std::string metric_label(const std::string& key) {
   return key;
 }
 
-Shape first_output_shape(Session& s, const ImageInput& in, int batch) {
+std::vector<Shape> output_shapes(Session& s, const ImageInput& in, int batch) {
   const Shape x = in.nhwc ? Shape{batch, in.height, in.width, in.channels} : Shape{batch, in.channels, in.height, in.width};
   s.prepare({x});
   const Graph& g = s.planned_graph();
-  if (g.outputs.empty()) return {};
-  const Value& v = g.values[size_t(g.outputs[0])];
-  return v.has_shape ? v.shape : Shape{};
+  std::vector<Shape> r;
+  for (int o : g.outputs) {
+    const Value& v = g.values[size_t(o)];
+    r.push_back(v.has_shape ? v.shape : Shape{});
+  }
+  return r;
+}
+
+std::vector<std::string> output_names(Session& s) {
+  const Graph& g = s.planned_graph();
+  std::vector<std::string> r;
+  for (int o : g.outputs) r.push_back(g.values[size_t(o)].name);
+  return r;
 }
 
 Tensor sample_of(const Tensor& t, int64_t k, int64_t n) {
@@ -41,6 +51,10 @@ Tensor sample_of(const Tensor& t, int64_t k, int64_t n) {
   const size_t per = size_t(out.numel());
   std::memcpy(out.data<float>(), f.data<float>() + size_t(k) * per, per * sizeof(float));
   return out;
+}
+
+Tensor per_image(const Tensor& t, size_t output, int64_t k, int64_t n) {
+  return output == 0 || (t.rank() >= 1 && t.shape[0] == n) ? sample_of(t, k, n) : t.cast(DType::F32);
 }
 
 namespace {
@@ -61,13 +75,22 @@ std::string class_name(const std::vector<std::string>& names, int c) {
 
 }  // namespace
 
-TaskScorer::TaskScorer(const Dataset& ds, const TaskChoice& task, int label_offset)
-    : ds_(ds), task_(task), label_offset_(label_offset), names_(ds.class_names()) {
+TaskScorer::TaskScorer(const Dataset& ds, const TaskChoice& task, const Preprocess& p, const ImageInput& in,
+                       std::vector<std::string> output_names)
+    : ds_(ds),
+      task_(task),
+      label_offset_(p.label_offset),
+      pre_(p),
+      in_(in),
+      output_names_(std::move(output_names)),
+      names_(ds.class_names()) {
   if (task.task == Task::Detect && names_.empty())
     throw Error(ds.root() + ": detection needs classes.txt beside list.txt (the class names the XML files use)");
 }
 
-void TaskScorer::add(size_t i, const Tensor& out, int image_w, int image_h) {
+void TaskScorer::add(size_t i, const std::vector<Tensor>& outs, int image_w, int image_h) {
+  if (outs.empty()) throw Error("the model has no output to score");
+  const Tensor& out = outs[0];
   ++images_;
   if (task_.task == Task::Classify) {
     const int per = int(out.numel());
@@ -81,11 +104,21 @@ void TaskScorer::add(size_t i, const Tensor& out, int image_w, int image_h) {
     predictions_.push_back(topk_indices(out.data<float>(), per, 1)[0] - label_offset_);
     return;
   }
+  const ImageGeometry geo = image_geometry(pre_, image_w, image_h, in_.width, in_.height);
+  const DetectContext ctx{output_names_, names_.size(), label_offset_};
+  if (task_.task == Task::Detect && ds_.has_boxes()) {  // COCO JSON: the data set holds them
+    try {
+      boxes_.add_image(ds_.boxes(i), decode_detections(task_.adapter, outs, geo, ctx));
+    } catch (const Error& e) {
+      throw Error(ds_.root() + "/" + ds_.name(i) + ": " + e.what());
+    }
+    return;
+  }
   const std::string ann = annotation_of(ds_, i);
   try {
-    if (task_.adapter == "fastestdet") {
+    if (task_.task == Task::Detect) {
       const VocAnnotation a = read_voc_xml(ann, names_);
-      boxes_.add_image(a.boxes, decode_fastestdet(out, image_w, image_h));
+      boxes_.add_image(a.boxes, decode_detections(task_.adapter, outs, geo, ctx));
     } else if (task_.adapter == "segmentation_logits") {
       const ClassMask mask = read_class_mask(ann);
       const std::vector<int> cls = segmentation_classes(out, mask.width, mask.height);
@@ -149,7 +182,7 @@ TaskMetrics evaluate_task(Session& s, const Dataset& ds, const std::vector<size_
     idx.resize(ds.size());
     std::iota(idx.begin(), idx.end(), size_t(0));
   }
-  TaskScorer scorer(ds, task, p.label_offset);
+  TaskScorer scorer(ds, task, p, in, output_names(s));
   double infer = 0;
   auto t0 = std::chrono::steady_clock::now();
   const size_t b = size_t(std::max(1, batch));
@@ -162,8 +195,11 @@ TaskMetrics evaluate_task(Session& s, const Dataset& ds, const std::vector<size_
     auto ti = std::chrono::steady_clock::now();
     std::vector<Tensor> y = s.run({x});
     infer += secs_since(ti);
-    for (size_t k = 0; k < n; ++k)
-      scorer.add(rows[k], sample_of(y.at(0), int64_t(k), int64_t(rows.size())), sizes[k].first, sizes[k].second);
+    for (size_t k = 0; k < n; ++k) {
+      std::vector<Tensor> outs;
+      for (size_t o = 0; o < y.size(); ++o) outs.push_back(per_image(y[o], o, int64_t(k), int64_t(rows.size())));
+      scorer.add(rows[k], outs, sizes[k].first, sizes[k].second);
+    }
     if (progress) progress(first + n, idx.size());
   }
   TaskMetrics r = scorer.result();

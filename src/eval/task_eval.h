@@ -35,20 +35,31 @@ struct TaskMetrics {
 // A human name for a metric key ("top-1", "mAP@0.5", "mIoU", ...).
 std::string metric_label(const std::string& key);
 
-// The shape of the model's first output for a batch of `batch` images of this
+// The shapes of the model's outputs for a batch of `batch` images of this
 // geometry (the plan is built for it, which the first run needs anyway).
-Shape first_output_shape(Session& s, const ImageInput& in, int batch);
+std::vector<Shape> output_shapes(Session& s, const ImageInput& in, int batch);
+// The names of the model's outputs, in order.
+std::vector<std::string> output_names(Session& s);
 
 // Sample k of a batch output [n, ...] as a float [1, ...] tensor.
 Tensor sample_of(const Tensor& batch_output, int64_t k, int64_t n);
+
+// Output `output` of image k in a batch of n: sample_of, except for an output
+// without the batch dimension (a side output), which is the whole batch's
+// and returned as is. The first output (the one tasks read) must have it.
+Tensor per_image(const Tensor& batch_output, size_t output, int64_t k, int64_t n);
 
 // Scores images one at a time, in any order (compare runs two models over the
 // same images in one pass).
 class TaskScorer {
  public:
-  TaskScorer(const Dataset& ds, const TaskChoice& task, int label_offset);
-  // out: image i's first model output as [1, ...]; image_w/h: its decoded size.
-  void add(size_t i, const Tensor& out, int image_w, int image_h);
+  // p, in: how images became the model's input (detections are mapped back
+  // through it); output_names: the model's, in order (some decoders choose
+  // outputs by name).
+  TaskScorer(const Dataset& ds, const TaskChoice& task, const Preprocess& p, const ImageInput& in,
+             std::vector<std::string> output_names);
+  // outs: image i's model outputs, each as [1, ...]; image_w/h: its decoded size.
+  void add(size_t i, const std::vector<Tensor>& outs, int image_w, int image_h);
   // metric / value / metrics / images / predictions filled (times are the caller's).
   TaskMetrics result() const;
 
@@ -56,6 +67,9 @@ class TaskScorer {
   const Dataset& ds_;
   TaskChoice task_;
   int label_offset_;
+  Preprocess pre_;
+  ImageInput in_;
+  std::vector<std::string> output_names_;
   std::vector<std::string> names_;
   TopK topk_;
   std::vector<int> predictions_;

@@ -454,6 +454,17 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
     std::map<int, std::string> why;
     for (size_t gi = 0; gi < P.groups.size(); ++gi) {
       if (P.groups[gi].size() < 2) continue;
+      // Only a Concat joins tensors of unrelated meaning; the inputs of an Add
+      // share a scale by design (a residual and its branch) and stay INT8.
+      bool joins_concat = false;
+      for (int a : P.groups[gi]) {
+        const ActQuantizer& q = P.acts[size_t(a)];
+        const Value& v = G.values[size_t(q.value)];
+        if (v.producer >= 0 && G.nodes[size_t(v.producer)].op == "Concat") joins_concat = true;
+        for (int c : q.consumers)
+          if (G.nodes[size_t(c)].op == "Concat") joins_concat = true;
+      }
+      if (!joins_concat) continue;
       double lo = 0, hi = 0, narrow = -1;
       std::string members;
       for (int a : P.groups[gi]) {
@@ -462,7 +473,10 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
         const Range r = estimate_range(st, s.act_estimator, QMode::Asym);
         lo = std::min(lo, double(r.lo));
         hi = std::max(hi, double(r.hi));
-        const double span = double(r.hi) - double(r.lo);
+        // the levels a member gets count from zero (every 8-bit range holds
+        // it); an all-zero member has nothing to lose
+        const double span = std::max(0.0, double(r.hi)) - std::min(0.0, double(r.lo));
+        if (span <= 0) continue;
         if (narrow < 0 || span < narrow) narrow = span;
         members += (members.empty() ? "" : ", ") + G.values[size_t(P.acts[size_t(a)].value)].name +
                    " [" + format_g(r.lo) + ", " + format_g(r.hi) + "]";
@@ -782,6 +796,7 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
 
   R.graph = std::move(Q);
   R.placement = P;
+  for (int l : P.layers) R.layer_names.push_back(G.nodes[size_t(l)].name);
   R.group_params = gparams;
   R.seconds_total = seconds_since(t_all);
   nlohmann::json fp32n = nlohmann::json::array();

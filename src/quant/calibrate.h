@@ -104,6 +104,7 @@ struct CalibResult {
   Graph graph;                  // the QDQ model (exportable: no post-ops)
   nlohmann::json report;        // settings, per-layer ranges/scales, bias shifts
   QuantPlacement placement;     // against the prepared FP32 graph
+  std::vector<std::string> layer_names;  // the INT8 layers (what --ignore takes), in placement order
   std::vector<QParams> group_params;
   size_t stats_state_bytes = 0; // observer state after the statistics pass
   size_t bias_images = 0;       // images the bias correction pass ran on

@@ -228,8 +228,9 @@ QuantPlacement without_groups(const Graph& g, const QuantPlacement& P, const std
     }
   }
   R.fp32_nodes = P.fp32_nodes;
+  const std::set<int> already(P.fp32_nodes.begin(), P.fp32_nodes.end());
   for (int ni : g.topo_order())
-    if (became_fp32.count(ni)) R.fp32_nodes.push_back(ni);
+    if (became_fp32.count(ni) && !already.count(ni)) R.fp32_nodes.push_back(ni);
   return R;
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -230,30 +231,64 @@ namespace {
 // when the data set is annotated, and always how far B's outputs are from
 // A's (eval/agreement.h). Without annotations (or with a task the data set
 // cannot score) accuracy is skipped with a note, and the rest goes on.
-void evaluate_both(Session& sa, Session& sb, const Graph& b, const Dataset& ds, const std::vector<size_t>& idx,
-                   int batch, const CompareConfig& c, CompareResult& res, const CompareProgress& progress) {
+void evaluate_both(Session& sa, Session& sb, const Graph& a, const Graph& b, const Dataset& ds,
+                   const std::vector<size_t>& idx, int batch, const CompareConfig& c, CompareResult& res,
+                   const CompareProgress& progress) {
   const int64_t fixed = c.fixed_batch;
-  const Shape out = first_output_shape(sa, c.input, batch);
-  res.annotated = has_annotations(ds);
-  if (res.annotated || !c.task.empty() || !c.adapter.empty()) {
-    res.task = choose_task(ds, c.path_a, out, c.task, c.adapter);
-    res.has_task = true;
+  const std::vector<Shape> outs = output_shapes(sa, c.input, batch);
+  const Shape out = outs.empty() ? Shape{} : outs[0];
+  const bool flags = !c.task.empty() || !c.adapter.empty();
+  std::string missing;
+  const bool labelled = has_annotations(ds, idx, &missing);
+  if (labelled || flags) {
+    try {
+      res.task = choose_task(ds, c.path_a, outs, c.task, c.adapter);
+      res.has_task = true;
+    } catch (const Error& e) {
+      if (flags) throw;  // what the user named does not fit: say so
+      missing = e.what();  // e.g. no decoder for this output: the outputs are still compared
+    }
   } else if (out.size() == 2) {  // [N, classes]: top-1 agreement needs no labels
     res.task = {Task::Classify, "topk", "output [N, classes]"};
     res.has_task = true;
   }
+  // Accuracy only where the annotations score the chosen task (class labels
+  // do not score a detector run with --task detect).
+  Task ann_task;
+  res.annotated = labelled && res.has_task && annotation_task(ds, ann_task) && ann_task == res.task.task;
+  if (labelled && res.has_task && !res.annotated)
+    missing = std::string("the data set's annotations score ") + task_name(ann_task) + ", not " +
+              task_name(res.task.task);
   if (!res.annotated)
-    res.accuracy_note = ds.root() + ": data set has no annotations (" + ds.format() +
-                        "); accuracy needs labels (labels.txt, class folders, IDX) or list.txt with VOC XML boxes / "
+    res.accuracy_note = ds.root() + ": " + (missing.empty() ? "data set has no annotations" : missing) +
+                        "; accuracy needs labels (labels.txt, class folders, IDX) or list.txt with VOC XML boxes / "
                         "PNG masks. Comparing the outputs only" +
                         (res.has_task ? "" : " (--task detect|segment adds box / pixel agreement)") + ".";
+  // B's outputs in A's order, matched by name when both name the same set
+  // (an exporter may reorder them); else by position.
+  std::vector<size_t> order_b;
+  {
+    std::map<std::string, size_t> pos_b;
+    for (size_t i = 0; i < b.outputs.size(); ++i) pos_b[b.values[size_t(b.outputs[i])].name] = i;
+    for (int v : a.outputs) {
+      auto it = pos_b.find(a.values[size_t(v)].name);
+      if (it == pos_b.end() || a.outputs.size() != b.outputs.size()) {
+        order_b.clear();
+        break;
+      }
+      order_b.push_back(it->second);
+    }
+    if (order_b.empty())
+      for (size_t i = 0; i < std::min(a.outputs.size(), b.outputs.size()); ++i) order_b.push_back(i);
+  }
   std::vector<std::string> names;
-  for (int v : b.outputs) names.push_back(b.values[size_t(v)].name);
-  AgreementScorer agree(names, res.has_task ? &res.task : nullptr);
+  for (int v : a.outputs) names.push_back(a.values[size_t(v)].name);
+  names.resize(order_b.size());
+  AgreementScorer agree(names, res.has_task ? &res.task : nullptr, c.pre, c.input, ds.class_names().size());
   std::unique_ptr<TaskScorer> score_a, score_b;
   if (res.annotated) {
-    score_a = std::make_unique<TaskScorer>(ds, res.task, c.pre.label_offset);
-    score_b = std::make_unique<TaskScorer>(ds, res.task, c.pre.label_offset);
+    score_a = std::make_unique<TaskScorer>(ds, res.task, c.pre, c.input, names);
+    score_b = std::make_unique<TaskScorer>(ds, res.task, c.pre, c.input, names);
   }
   const size_t step = size_t(std::max(1, batch));
   for (size_t first = 0; first < idx.size(); first += step) {
@@ -265,12 +300,14 @@ void evaluate_both(Session& sa, Session& sb, const Graph& b, const Dataset& ds, 
     const std::vector<Tensor> ya = sa.run({x}), yb = sb.run({x});
     for (size_t k = 0; k < n; ++k) {
       std::vector<Tensor> pa, pb;
-      for (const Tensor& t : ya) pa.push_back(sample_of(t, int64_t(k), int64_t(rows.size())));
-      for (const Tensor& t : yb) pb.push_back(sample_of(t, int64_t(k), int64_t(rows.size())));
+      for (size_t i = 0; i < order_b.size(); ++i) {
+        pa.push_back(per_image(ya.at(i), i, int64_t(k), int64_t(rows.size())));
+        pb.push_back(per_image(yb.at(order_b[i]), i, int64_t(k), int64_t(rows.size())));
+      }
       agree.add(pa, pb, sizes[k].first, sizes[k].second);
       if (score_a) {
-        score_a->add(rows[k], pa.at(0), sizes[k].first, sizes[k].second);
-        score_b->add(rows[k], pb.at(0), sizes[k].first, sizes[k].second);
+        score_a->add(rows[k], pa, sizes[k].first, sizes[k].second);
+        score_b->add(rows[k], pb, sizes[k].first, sizes[k].second);
       }
     }
     if (progress) progress("evaluate", first + n, idx.size());
@@ -279,7 +316,8 @@ void evaluate_both(Session& sa, Session& sb, const Graph& b, const Dataset& ds, 
   res.images = idx.size();
   if (res.has_task && res.task.task == Task::Classify) {
     res.agree = res.agreement_json.value("agree_images", size_t(0));
-    res.agreement = res.agreement_json.value("top1_agreement", 0.0);
+    const nlohmann::json& t1 = res.agreement_json["top1_agreement"];
+    res.agreement = t1.is_number() ? t1.get<double>() : 0.0;
   }
   if (!score_a) return;
   const TaskMetrics ma = score_a->result(), mb = score_b->result();
@@ -328,7 +366,7 @@ CompareResult compare_models(const Graph& a, const Graph& b, const CompareConfig
   so.name = c.path_a;
   sob.name = c.path_b;
   Session sa(a, so), sb(b, sob);
-  if (c.accuracy) evaluate_both(sa, sb, b, *ds, idx, batch, c, res, progress);
+  if (c.accuracy) evaluate_both(sa, sb, a, b, *ds, idx, batch, c, res, progress);
 
   int64_t run_batch = fixed > 0 ? fixed : 1;
   auto batch_at = [&](size_t first) {  // run_batch images from idx[first], the last repeated if needed
@@ -380,13 +418,20 @@ CompareResult compare_models(const Graph& a, const Graph& b, const CompareConfig
   assign_layer_precision(res.layers, b, sb);
   // Why calibration kept a layer FP32 (quant/calibrate.cc writes it into the file).
   auto why = b.metadata.find("calibr8.fp32_reasons");
-  if (why != b.metadata.end()) {
+  // The file may come from anywhere: a note only from well-formed entries of
+  // a sane size (anything else is ignored, not fatal).
+  if (why != b.metadata.end() && why->second.size() <= (size_t(1) << 20)) {
     const nlohmann::json reasons = nlohmann::json::parse(why->second, nullptr, false);
+    std::map<std::string, std::string> by_node;
     if (reasons.is_array())
-      for (LayerRow& row : res.layers)
-        for (const nlohmann::json& r : reasons)
-          if (r.is_object() && r.value("node", "") == row.node)
-            row.note = "kept FP32 by calibration: " + r.value("reason", "");
+      for (const nlohmann::json& r : reasons)
+        if (r.is_object() && r.contains("node") && r["node"].is_string() && r.contains("reason") &&
+            r["reason"].is_string())
+          by_node.emplace(r["node"].get<std::string>(), r["reason"].get<std::string>());
+    for (LayerRow& row : res.layers) {
+      auto it = by_node.find(row.node);
+      if (it != by_node.end()) row.note = "kept FP32 by calibration: " + it->second;
+    }
   }
   return res;
 }

@@ -59,6 +59,10 @@ double num(const json& j, const char* k, double def = 0) {
   auto it = j.find(k);
   return it != j.end() && it->is_number() ? it->get<double>() : def;
 }
+bool has_num(const json& j, const char* k) {
+  auto it = j.find(k);
+  return it != j.end() && it->is_number();
+}
 std::string str(const json& j, const char* k) {
   auto it = j.find(k);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -215,9 +219,9 @@ std::string report_text(const json& j) {
     if (g.contains("pseudo_map50"))
       o << fmt("%-18s %s (B's boxes against A's %.0f boxes with score >= %.2f as ground truth)\n", "pseudo-mAP@0.5",
                pct(num(g, "pseudo_map50")).c_str(), num(g, "reference_boxes"), num(g, "reference_score_threshold"));
-    if (g.contains("pixel_agreement"))
+    if (has_num(g, "pixel_agreement"))
       o << fmt("%-18s %s (pixels with the same class)\n", "pixel agreement", pct(num(g, "pixel_agreement")).c_str());
-    if (g.contains("top1_agreement") && !(j.contains("accuracy") && j["accuracy"].contains("top1_drop")))
+    if (has_num(g, "top1_agreement") && !(j.contains("accuracy") && j["accuracy"].contains("top1_drop")))
       o << fmt("%-18s %s (%.0f/%.0f images with the same top-1)\n", "agreement", pct(num(g, "top1_agreement")).c_str(),
                num(g, "agree_images"), num(g, "images"));
     for (auto& out : g.value("outputs", json::array())) {
@@ -492,8 +496,8 @@ std::string report_html(const json& j) {
   if (j.contains("agreement")) {
     const json& g = j["agreement"];
     if (g.contains("pseudo_map50")) card("pseudo-mAP@0.5 (B vs A)", pct(num(g, "pseudo_map50")));
-    if (g.contains("pixel_agreement")) card("pixel agreement", pct(num(g, "pixel_agreement")));
-    if (!j.contains("accuracy") && g.contains("top1_agreement")) card("top-1 agreement", pct(num(g, "top1_agreement")));
+    if (has_num(g, "pixel_agreement")) card("pixel agreement", pct(num(g, "pixel_agreement")));
+    if (!j.contains("accuracy") && has_num(g, "top1_agreement")) card("top-1 agreement", pct(num(g, "top1_agreement")));
   }
   if (j.contains("speed")) {
     double sp = num(j["speed"], "speedup");

@@ -5,7 +5,9 @@
 // annotations is one clear line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_util.h"
@@ -51,6 +53,51 @@ TEST(EvaluateTasks, DetectionMapOfFastestDet) {
                                     "' --task detect --adapter fastestdet --limit 10" + kDetPre);
   EXPECT_EQ(k["task_from"], "--task");
   EXPECT_EQ(k["images"], 10);
+}
+
+// The same boxes as a COCO instances file (what a COCO-val subset comes
+// as) give the same mAP to every digit: written here from indoor-det-85's
+// VOC XML, [x, y, w, h] = [xmin, ymin, xmax - xmin + 1, ymax - ymin + 1],
+// category names from its classes.txt (the darknet spellings).
+TEST(EvaluateTasks, CocoJsonBoxesScoreLikeTheirVocXml) {
+  if (!fs::exists(kDet)) GTEST_SKIP() << kDet << " not present";
+  const std::string src = shared("data/indoor-det-85"), dir = temp_dir();
+  fs::create_directory_symlink(src + "/images", dir + "/images");
+  fs::copy_file(src + "/classes.txt", dir + "/classes.txt");
+  std::vector<std::string> classes;
+  {
+    std::ifstream f(src + "/classes.txt");
+    for (std::string l; std::getline(f, l);) classes.push_back(l);
+  }
+  nlohmann::json images = nlohmann::json::array(), anns = nlohmann::json::array(), cats = nlohmann::json::array();
+  for (size_t c = 0; c < classes.size(); ++c) cats.push_back({{"id", c + 1}, {"name", classes[c]}});
+  std::ifstream list(src + "/list.txt");
+  int id = 0;
+  for (std::string img, xml; list >> img >> xml; ++id) {
+    images.push_back({{"id", id}, {"file_name", img.substr(img.find('/') + 1)}});
+    const std::string x = slurp(src + "/" + xml);
+    for (size_t at = x.find("<object>"); at != std::string::npos; at = x.find("<object>", at + 1)) {
+      auto field = [&](const std::string& tag) {
+        const size_t b = x.find("<" + tag + ">", at) + tag.size() + 2;
+        return x.substr(b, x.find("</" + tag + ">", b) - b);
+      };
+      const size_t cls = size_t(std::find(classes.begin(), classes.end(), field("name")) - classes.begin());
+      ASSERT_LT(cls, classes.size()) << xml;
+      const double x0 = std::stod(field("xmin")), y0 = std::stod(field("ymin"));
+      anns.push_back({{"image_id", id}, {"category_id", cls + 1},
+                      {"bbox", {x0, y0, std::stod(field("xmax")) - x0 + 1, std::stod(field("ymax")) - y0 + 1}}});
+    }
+  }
+  std::ofstream(dir + "/annotations.json") << nlohmann::json{{"images", images}, {"annotations", anns}, {"categories", cats}};
+  const nlohmann::json voc = run_json("evaluate '" + kDet + "' --dataset '" + src + "' --limit 30" + kDetPre);
+  const nlohmann::json coco = run_json("evaluate '" + kDet + "' --dataset '" + dir + "' --limit 30" + kDetPre);
+  fs::remove_all(dir);
+  EXPECT_EQ(coco["format"], "coco-json");
+  EXPECT_EQ(coco["task_from"], "annotations: COCO JSON boxes");
+  EXPECT_EQ(coco["adapter"], "fastestdet");
+  EXPECT_GT(voc["map50"].get<double>(), 0.05);
+  EXPECT_EQ(coco["map50"], voc["map50"]);
+  EXPECT_EQ(coco["coco_map"], voc["coco_map"]);
 }
 
 TEST(EvaluateTasks, SegmentationMiouOfDeepLab) {

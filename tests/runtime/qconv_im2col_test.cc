@@ -104,6 +104,8 @@ TEST(QConvIm2col, BitIdenticalToDirectInt8) {
       // 64 (one full 4-block tile), 100 (4 + 3 blocks, a 4-channel tail), 17
       {1, 3, 40, 38, {64, 7, 2, 1, {3, 3, 3, 3}, "Relu", false}, {100, 3, 1, 1, {1, 1, 1, 1}, "", false}, 128, 127},
       {2, 3, 13, 9, {17, 5, 1, 1, {2, 2, 2, 2}, "Clip", true}, {8, 1, 1, 1, {0, 0, 0, 0}, "", false}, 0, 127},
+      // 29 columns: the chunk of 60 pixels ends at column 2 of row 2, inside the 3-column left padding border
+      {1, 3, 9, 29, {16, 7, 1, 1, {3, 3, 3, 3}, "Relu", false}, {8, 3, 1, 1, {1, 1, 1, 1}, "", false}, 128, 127},
   };
   uint32_t seed = 5;
   for (const Case& c : cases) {

@@ -51,6 +51,10 @@ bool has_direct_image(const std::string& dir);
 std::vector<std::string> read_lines(const std::string& path);
 std::string trim(const std::string& s);
 std::vector<std::string> split_ws(const std::string& s);
+// The COCO instances file a folder holds (annotations.json, or the one
+// instances_*.json, in it or in annotations/), "" when none; throws when
+// there are several to choose from.
+std::string coco_json_in(const std::string& dir);
 // Reads <dir>/classes.txt if it exists, else empty.
 std::vector<std::string> classes_beside(const std::string& dir);
 

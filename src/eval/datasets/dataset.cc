@@ -245,8 +245,9 @@ std::unique_ptr<Dataset> open_dataset(const std::string& path) {
     const std::string n = ds::base_name(path);
     if (n == "labels.txt") return open_labels_txt(path);
     if (n == "list.txt") return open_list_txt(path);
+    if (n.size() > 5 && n.compare(n.size() - 5, 5, ".json") == 0) return open_coco_json(path);
     if (idx_images_name(n)) return open_idx(path);
-    throw Error(path + ": not a data set (expected a folder, a labels.txt / list.txt file or an IDX images file)");
+    throw Error(path + ": not a data set (expected a folder, a labels.txt / list.txt file, a COCO .json file or an IDX images file)");
   }
   if (!ds::is_dir(path)) {
     if (is_idx_suffix_spec(path) || is_idx_prefix_spec(path)) return open_idx(path);
@@ -257,6 +258,7 @@ std::unique_ptr<Dataset> open_dataset(const std::string& path) {
   if (ds::is_file(ds::join(path, "labels.txt"))) return open_labels_txt(path);
   if (dir_has_idx(path)) return open_idx(path);
   if (ds::is_file(ds::join(path, "list.txt"))) return open_list_txt(path);
+  if (!ds::coco_json_in(path).empty()) return open_coco_json(path);
   if (!ds::has_direct_image(path)) {
     for (const std::string& sub : ds::list_subdirs(path))
       if (!ds::list_images_recursive(ds::join(path, sub)).empty()) return open_class_folders(path);

@@ -22,6 +22,19 @@
 //                       classification; annotation_paths() gives the rest).
 //                       Checked before (d) because such folders usually hold
 //                       images/ and annotations/ sub-folders.
+//  (c2) "coco-json"  : a COCO instances file (*.json), or a folder holding
+//                       annotations.json or exactly one instances_*.json
+//                       (itself or in annotations/): "images" (id, file_name),
+//                       "annotations" (image_id, category_id, bbox [x, y, w, h],
+//                       iscrowd) and "categories" (id, name). Images are found
+//                       beside the JSON, in images/ there, or in the folder.
+//                       Classes: classes.txt beside it when present (COCO
+//                       names and their darknet spellings matched), else the
+//                       categories by increasing id (the 80-class order of
+//                       YOLO / SSD exports). Crowd boxes are ignored in
+//                       scoring (as VOC's difficult ones). Boxes become
+//                       inclusive pixel corners (x, y, x + w - 1, y + h - 1),
+//                       the VOC convention the mAP@0.5 uses.
 //  (d) "class-folders": no image files directly in the folder, and at least one
 //                       sub-folder holding images: every non-hidden sub-folder is
 //                       a class, byte-wise alphabetical order = class index (empty
@@ -40,6 +53,7 @@
 #include <vector>
 
 #include "eval/image.h"
+#include "eval/metrics/detection_map.h"
 
 namespace c8 {
 
@@ -63,6 +77,11 @@ class Dataset {
   virtual int label(size_t i) const { (void)i; return -1; }
   // Extension: absolute/full paths of per-image annotation files (list.txt), else empty.
   virtual std::vector<std::string> annotation_paths(size_t i) const { (void)i; return {}; }
+  // Extension: detection ground truth the data set holds itself (COCO JSON),
+  // class ids as class_names() indexes; has_boxes() false when there is none
+  // (boxes then come from annotation files).
+  virtual bool has_boxes() const { return false; }
+  virtual std::vector<GroundTruthBox> boxes(size_t i) const { (void)i; return {}; }
 };
 
 std::unique_ptr<Dataset> open_dataset(const std::string& path);
@@ -71,6 +90,7 @@ std::unique_ptr<Dataset> open_dataset(const std::string& path);
 std::unique_ptr<Dataset> open_labels_txt(const std::string& dir_or_file);
 std::unique_ptr<Dataset> open_idx(const std::string& spec);
 std::unique_ptr<Dataset> open_list_txt(const std::string& dir_or_file);
+std::unique_ptr<Dataset> open_coco_json(const std::string& dir_or_file);
 std::unique_ptr<Dataset> open_class_folders(const std::string& dir);
 std::unique_ptr<Dataset> open_image_folder(const std::string& dir);
 

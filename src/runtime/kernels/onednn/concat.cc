@@ -124,6 +124,10 @@ std::unique_ptr<Kernel> make_concat(BuildCtx& ctx) {
         k->dst_image_bytes = off;
         if (int64_t(k->pd.dst_desc().get_size()) != off * k->images) k->copy = false;
       }
+      if (!k->copy) {  // the pixel copy below fills dst_offset afresh
+        k->src_image_bytes.clear();
+        k->dst_offset.clear();
+      }
     }
     int64_t c_dst = 0;
     if (!k->copy && axis == 1 && is_channels_last_dense(k->pd.dst_desc(), &c_dst)) {
@@ -137,7 +141,7 @@ std::unique_ptr<Kernel> make_concat(BuildCtx& ctx) {
         k->dst_offset.push_back(off);
         off += c_src * es;
       }
-      if (ok && off == c_dst * es) {
+      if (ok && off > 0 && off == c_dst * es) {
         k->pixel_copy = true;
         k->dst_pixel_bytes = off;
         k->pixels = int64_t(k->pd.dst_desc().get_size()) / off;

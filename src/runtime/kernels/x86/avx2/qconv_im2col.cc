@@ -275,7 +275,10 @@ struct QIm2col : Kernel {
       const int64_t y0 = oy * sh - pt;
       int64_t d0 = ox + seg, d1 = ox + seg;  // the in-place part [d0, d1)
       if (y0 >= 0 && y0 + (KH - 1) * dh < IH) {
-        d0 = std::max(ox, ox_lo);
+        // capped at the segment's end: a chunk may end inside the left
+        // padding border, and the pixels past it belong to the next chunk
+        // (another thread)
+        d0 = std::min(std::max(ox, ox_lo), ox + seg);
         d1 = std::max(d0, std::min(ox + seg, ox_hi));
         const uint8_t* row0 = src + n * img + y0 * sH;
         while (d1 > d0 && row0 + (d1 - 1) * sw * sW - pl * sW + max_read_direct > end) --d1;  // the last bytes of the input
