@@ -19,6 +19,7 @@
 #include "eval/subset.h"
 #include "ir/onnx_export.h"
 #include "quant/calibrate.h"
+#include "cli/accuracy_aware_run.h"
 #include "report/report.h"
 #include "base/error.h"
 #include "base/json_io.h"
@@ -32,7 +33,11 @@ CommandAction add_calibrate_command(CLI::App& app) {
     uint64_t seed = 0;
     std::vector<std::string> ignore;
     std::string target = "auto";
-    bool no_bias = false, json = false;
+    bool no_bias = false, json = false, pseudo_labels = false, try_mixed = false;
+    double max_drop = 1.0;
+    std::string drop_type = "absolute", validate_range, holdout, ranking = "accuracy";
+    std::string weight_granularity = "per-channel";
+    std::string tune = "cached";
     int batch = 0, threads = 1;
     size_t bias_images = kDefaultBiasImages;
     PreprocessFlags pre;
@@ -43,7 +48,30 @@ CommandAction add_calibrate_command(CLI::App& app) {
   cmd->add_option("--dataset", o->dataset, "data set the model is validated on (calibration images come from here unless --calib-dataset)");
   cmd->add_option("--calib-dataset", o->calib_dataset, "separate calibration data set (default model: Fashion-MNIST train)");
   cmd->add_option("--calib-range", o->calib_range, "calibrate on images [A, B) of the calibration data set, e.g. 0:200 (evaluate the rest with evaluate --range 200:)");
-  cmd->add_option("--method", o->method, "quantization method")->check(CLI::IsMember({"default"}));
+  cmd->add_option("--method", o->method,
+                  "default: every INT8-capable layer; accuracy-aware: the fastest model whose accuracy drop on --dataset "
+                  "stays within --max-drop")
+      ->check(CLI::IsMember({"default", "accuracy-aware"}));
+  cmd->add_option("--max-drop", o->max_drop,
+                  "accuracy-aware: largest accepted drop, in points (absolute, 0.5 = 0.5 % top-1) or percent of the "
+                  "FP32 metric (relative); default 1")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--drop-type", o->drop_type, "accuracy-aware: absolute (default) or relative")
+      ->check(CLI::IsMember({"absolute", "relative"}));
+  cmd->add_option("--validate-range", o->validate_range,
+                  "accuracy-aware: images [A, B) of --dataset to decide on (default: those outside --calib-range)");
+  cmd->add_option("--holdout", o->holdout,
+                  "accuracy-aware: keep the last N (or N%) decision images out of every decision and report the drop "
+                  "on them");
+  cmd->add_option("--ranking", o->ranking,
+                  "accuracy-aware: accuracy (NNCF's order, default; reproducible bit for bit) or performance (accuracy gain "
+                  "per ms the revert gives back, measured on this machine, so runs may differ)")
+      ->check(CLI::IsMember({"performance", "accuracy"}));
+  add_tune_option(cmd, &o->tune);
+  cmd->add_flag("--try-mixed", o->try_mixed,
+                "accuracy-aware from the performance preset: try the mixed preset's Default before giving layers back");
+  cmd->add_flag("--pseudo-labels", o->pseudo_labels,
+                "accuracy-aware on a data set without labels: score against the FP32 model's own top-1");
   cmd->add_option("--preset", o->preset, "performance: symmetric weights and activations; mixed: asymmetric uint8 activations")
       ->check(CLI::IsMember({"performance", "mixed"}));
   cmd->add_option("--subset", o->subset, "number (300) or percentage (10%) of calibration images, chosen at random (seeded); default all");
@@ -51,6 +79,10 @@ CommandAction add_calibrate_command(CLI::App& app) {
   cmd->add_option("--ignore", o->ignore, "node name or op type kept in FP32 (repeatable)")->take_all();
   cmd->add_option("--act-estimator", o->act_est, "activation range estimator")
       ->check(CLI::IsMember({"minmax", "mean_minmax", "quantile", "kl", "mse"}));
+  cmd->add_option("--weight-granularity", o->weight_granularity,
+                  "per-channel (default: one scale per output channel) or per-tensor (one scale per weight, as POT "
+                  "offers and ONNX Runtime's MinMax does by default)")
+      ->check(CLI::IsMember({"per-channel", "per-tensor"}));
   cmd->add_option("--weight-estimator", o->weight_est, "weight range estimator (per output channel)")
       ->check(CLI::IsMember({"minmax", "mean_minmax", "quantile", "kl", "mse"}));
   cmd->add_option("--saturation-fix", o->sat, "7-bit weights against u8*s8 saturation without VNNI: auto (all layers when the CPU has no VNNI, none with VNNI), none, first_layer, all")
@@ -123,6 +155,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     s.preset = o->preset;
     s.act_estimator = parse_estimator(o->act_est);
     s.weight_estimator = parse_estimator(o->weight_est);
+    s.weight_per_tensor = o->weight_granularity == "per-tensor";
     s.saturation_fix = o->sat;
     s.target = o->target;
     s.bias_correction = !o->no_bias;
@@ -131,14 +164,38 @@ CommandAction add_calibrate_command(CLI::App& app) {
     s.threads = o->threads;
     std::unique_ptr<Progress> bar;
     std::string bar_pass;
-    CalibResult r = calibrate_graph(g, src, s, [&](const std::string& pass, size_t done, size_t total) {
+    auto show = [&](const std::string& pass, size_t done, size_t total) {
       if (pass != bar_pass) {
         if (bar) bar->finish();
         bar = std::make_unique<Progress>(pass, total);
         bar_pass = pass;
       }
       bar->update(done);
-    });
+    };
+    CalibResult r;
+    std::unique_ptr<AccuracyAwareRun> aa;
+    if (o->method == "accuracy-aware") {
+      AccuracyAwareArgs args;
+      args.dataset = val_path;
+      args.validate_range = o->validate_range;
+      args.holdout = o->holdout;
+      args.drop_type = o->drop_type;
+      args.ranking = o->ranking;
+      args.max_drop = o->max_drop;
+      args.pseudo_labels = o->pseudo_labels;
+      args.try_mixed = o->try_mixed;
+      args.same_as_calibration = same_as_validation;
+      args.calib_first = first;
+      args.calib_last = last;
+      args.batch = batch;
+      args.fixed_batch = geo.batch > 0;
+      args.threads = o->threads;
+      args.tune = o->tune;
+      aa = std::make_unique<AccuracyAwareRun>(run_accuracy_aware(g, m.path, src, s, p, in, args, show));
+      r = aa->result.model;
+    } else {
+      r = calibrate_graph(g, src, s, show);
+    }
     if (bar) bar->finish();
     double t_save = now_seconds();
     record_model_defaults(r.graph, p, m.is_default && o->dataset.empty() ? val_path : std::string());
@@ -169,17 +226,24 @@ CommandAction add_calibrate_command(CLI::App& app) {
     rep["seconds"]["save"] = save_s;
     rep["seconds"]["wall"] = now_seconds() - t_start;
     rep["op_histogram"] = r.graph.op_histogram();
+    if (aa) {
+      rep["accuracy_aware"] = aa->report;
+      rep["settings"]["method"] = "accuracy-aware";
+      rep["settings"]["preset"] = aa->result.preset;
+    }
     // Report first: if the model then fails to write, the old model (if any)
     // is intact and the report names an output that is not there yet, rather
     // than a new model left without its report.
     if (!o->report.empty())
       write_file_atomic(o->report, json_text(rep, 2) + "\n");
     write_file_atomic(o->output, model_bytes);
+    if (aa && !o->json) std::fputs(aa->text.c_str(), stdout);
+
     size_t wq = r.placement.weights.size(), aq = r.placement.acts.size();
     if (o->json) {
       nlohmann::json j = {{"model", m.path},
                           {"output", o->output},
-                          {"preset", o->preset},
+                          {"preset", aa ? aa->result.preset : o->preset},
                           {"images", idx.size()},
                           {"calibration_dataset", calib_path},
                           {"quantized_layers", wq},
@@ -187,16 +251,18 @@ CommandAction add_calibrate_command(CLI::App& app) {
                           {"seconds", rep["seconds"]},
                           {"settings", rep["settings"]}};
       if (!o->report.empty()) j["report"] = o->report;
+      if (aa) j["accuracy_aware"] = aa->report;
       print_json(j);
     } else {
       const std::string tgt = rep["settings"]["target"].get<std::string>();
       std::printf("target      %s (%s)\n", tgt.c_str(),
                   tgt == "vnni" ? "8-bit weights; on a CPU without VNNI their layers run FP32"
                                 : "7-bit weights: exact INT8 on every x86 CPU");
-      std::printf("model       %s\noutput      %s\npreset      %s (act %s, weights %s per channel, saturation fix %s, bias correction %s)\n"
+      std::printf("model       %s\noutput      %s\npreset      %s (act %s, weights %s %s, saturation fix %s, bias correction %s)\n"
                   "images      %zu from %s\nquantized   %zu layers, %zu activation quantizers in %zu scale groups\n"
                   "time        statistics %.2f s, bias correction %.2f s, total %.2f s\n",
-                  m.path.c_str(), o->output.c_str(), o->preset.c_str(), o->act_est.c_str(), o->weight_est.c_str(),
+                  m.path.c_str(), o->output.c_str(), (aa ? aa->result.preset : o->preset).c_str(), o->act_est.c_str(), o->weight_est.c_str(),
+                  s.weight_per_tensor ? "per tensor" : "per channel",
                   rep["settings"]["saturation_fix"].get<std::string>().c_str(),
                   !s.bias_correction ? "off"
                   : r.bias_images < idx.size() ? ("on, first " + std::to_string(r.bias_images) + " images").c_str()
@@ -205,6 +271,9 @@ CommandAction add_calibrate_command(CLI::App& app) {
                   calib_path.c_str(), wq, aq, r.placement.groups.size(), r.seconds_stats, r.seconds_bias,
                   now_seconds() - t_start);
     }
+    if (aa && !aa->result.met)
+      throw Error("accuracy-aware: the drop stays above the bound with every layer that helps given back to FP32 (" +
+                  aa->summary + "); the best model found is in " + o->output);
     return 0;
   };
 }

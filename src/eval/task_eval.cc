@@ -97,6 +97,9 @@ void TaskScorer::add(size_t i, const std::vector<Tensor>& outs, int image_w, int
     const int lab = ds_.label(i);
     const int64_t label = lab < 0 ? -1 : int64_t(lab) + int64_t(label_offset_);  // both from files / flags: no int overflow
     if (lab < 0) throw Error(ds_.root() + "/" + ds_.name(i) + ": no class label");
+    if (label < 0)
+      throw Error(ds_.root() + "/" + ds_.name(i) + ": label " + std::to_string(lab) + " with --label-offset " +
+                  std::to_string(label_offset_) + " is below 0");
     if (label >= per)
       throw Error(ds_.root() + ": label " + std::to_string(lab) + " (+ offset " + std::to_string(label_offset_) +
                   ") is outside the model's " + std::to_string(per) + " outputs");

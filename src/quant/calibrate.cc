@@ -217,7 +217,7 @@ static void fake_quantize_range(const float* x, float* y, size_t n, const QParam
   for (; i < n; ++i) y[i] = fake_quant1(x[i], q);
 }
 
-WeightQuant quantize_weight(const Tensor& w0, int axis, int qmax, Estimator e) {
+WeightQuant quantize_weight(const Tensor& w0, int axis, int qmax, Estimator e, bool per_tensor) {
   Tensor w = w0.cast(DType::F32);
   WeightQuant r;
   r.qmax = qmax;
@@ -225,12 +225,16 @@ WeightQuant quantize_weight(const Tensor& w0, int axis, int qmax, Estimator e) {
   for (int i = 0; i < axis; ++i) outer *= w.shape[size_t(i)];
   for (int i = axis + 1; i < w.rank(); ++i) inner *= w.shape[size_t(i)];
   const float* p = w.data<float>();
-  r.scales.assign(size_t(C), 1.f);
-  for (int64_t c = 0; c < C; ++c) {
+  // per tensor: one range over every channel (what POT's per-tensor weights
+  // and ONNX Runtime's default MinMax do), stored as a single scale
+  const int64_t groups = per_tensor ? 1 : C;
+  r.scales.assign(size_t(groups), 1.f);
+  for (int64_t c = 0; c < groups; ++c) {
     std::vector<float> vals;
-    vals.reserve(size_t(outer * inner));
+    vals.reserve(size_t(outer * inner * (per_tensor ? C : 1)));
     for (int64_t o = 0; o < outer; ++o)
-      for (int64_t i = 0; i < inner; ++i) vals.push_back(p[(o * C + c) * inner + i]);
+      for (int64_t cc = per_tensor ? 0 : c; cc < (per_tensor ? C : c + 1); ++cc)
+        for (int64_t i = 0; i < inner; ++i) vals.push_back(p[(o * C + cc) * inner + i]);
     double amax = 0;
     if (e == Estimator::MinMax || e == Estimator::MeanMinMax) {
       for (float v : vals) amax = std::max(amax, double(std::fabs(v)));
@@ -249,7 +253,7 @@ WeightQuant quantize_weight(const Tensor& w0, int axis, int qmax, Estimator e) {
   float* d = r.dequantized.data<float>();
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < C; ++c) {
-      float s = r.scales[size_t(c)];
+      float s = r.scales[per_tensor ? 0 : size_t(c)];
       for (int64_t i = 0; i < inner; ++i) {
         int64_t k = (o * C + c) * inner + i;
         float v = std::nearbyint(p[k] / s);
@@ -562,7 +566,8 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   for (const WeightQuantizer& w : P.weights) {
     const Node& n = G.nodes[size_t(w.node)];
     int qmax = seven_bit.count(w.node) ? 63 : 127;
-    WeightQuant q = quantize_weight(G.const_of(n.inputs[size_t(w.input)]), w.axis, qmax, s.weight_estimator);
+    WeightQuant q =
+        quantize_weight(G.const_of(n.inputs[size_t(w.input)]), w.axis, qmax, s.weight_estimator, s.weight_per_tensor);
     nlohmann::json j;
     j["node"] = n.name;
     j["op"] = n.op;
@@ -694,13 +699,15 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
     const std::string base = Q.values[size_t(wv)].name;
     const WeightQuant& q = wq.at(w.node);
     int qi = Q.add_constant(Q.unique_name(base + "_quantized"), q.q);
-    int si = Q.add_constant(Q.unique_name(base + "_scale"), Tensor::from_f32({int64_t(q.scales.size())}, q.scales));
-    int zi = Q.add_constant(Q.unique_name(base + "_zero_point"), Tensor(DType::I8, {int64_t(q.scales.size())}));
+    // one scale: a scalar (per-tensor DequantizeLinear, no axis)
+    const Shape sshape = q.scales.size() == 1 ? Shape{} : Shape{int64_t(q.scales.size())};
+    int si = Q.add_constant(Q.unique_name(base + "_scale"), Tensor::from_f32(sshape, q.scales));
+    int zi = Q.add_constant(Q.unique_name(base + "_zero_point"), Tensor(DType::I8, sshape));
     int dv = Q.add_value(Q.unique_name(base + "_dequantized"), DType::F32);
     Q.values[size_t(dv)].shape = q.q.shape;
     Q.values[size_t(dv)].has_shape = true;
     int dn = Q.add_node("DequantizeLinear", {qi, si, zi}, {dv}, Q.unique_name(base + "_DequantizeLinear"));
-    Q.nodes[size_t(dn)].set_i("axis", w.axis);
+    if (q.scales.size() != 1) Q.nodes[size_t(dn)].set_i("axis", w.axis);
     Q.nodes[size_t(w.node)].inputs[size_t(w.input)] = dv;
     auto it = new_bias.find(w.node);
     if (it != new_bias.end()) {
@@ -784,6 +791,7 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
                              {"bias_correction", s.bias_correction},
                              {"ignore", s.ignore},
                              {"images", src.images}};
+  if (s.weight_per_tensor) settings["weight_granularity"] = "per-tensor";
   // Recorded only when it limited the pass, so a file whose bias correction
   // saw every image keeps the bytes it had before the limit existed.
   if (s.bias_correction && R.bias_images < src.images) settings["bias_correction_images"] = R.bias_images;

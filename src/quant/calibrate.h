@@ -44,6 +44,7 @@ struct CalibSettings {
   std::string preset = "performance";                // or "mixed"
   Estimator act_estimator = Estimator::MeanMinMax;   // POT's default for activations
   Estimator weight_estimator = Estimator::MinMax;    // POT's default for weights
+  bool weight_per_tensor = false;                    // POT's per-tensor weights option (per channel by default)
   std::string saturation_fix = "auto";               // auto | none | first_layer | all
   // The CPU the model is calibrated for (POT's target_device): auto = this
   // CPU; vnni = 8-bit weights (exact where u8*s8 products sum in 32 bits);
@@ -96,7 +97,8 @@ struct WeightQuant {
   int qmax = 127;
 };
 // Symmetric per-channel weight quantization to [-qmax, qmax] (zero point 0).
-WeightQuant quantize_weight(const Tensor& w, int axis, int qmax, Estimator e);
+// per_tensor: one scale for the whole tensor (scales has one element).
+WeightQuant quantize_weight(const Tensor& w, int axis, int qmax, Estimator e, bool per_tensor = false);
 
 using PassProgress = std::function<void(const std::string& pass, size_t done, size_t total)>;
 

@@ -57,7 +57,7 @@ TEST(EvaluateTasks, DetectionMapOfFastestDet) {
 
 // The same boxes as a COCO instances file (what a COCO-val subset comes
 // as) give the same mAP to every digit: written here from indoor-det-85's
-// VOC XML, [x, y, w, h] = [xmin, ymin, xmax - xmin + 1, ymax - ymin + 1],
+// VOC XML, [x, y, w, h] = [xmin, ymin, xmax - xmin, ymax - ymin] (the corners kept as they are),
 // category names from its classes.txt (the darknet spellings).
 TEST(EvaluateTasks, CocoJsonBoxesScoreLikeTheirVocXml) {
   if (!fs::exists(kDet)) GTEST_SKIP() << kDet << " not present";
@@ -85,7 +85,7 @@ TEST(EvaluateTasks, CocoJsonBoxesScoreLikeTheirVocXml) {
       ASSERT_LT(cls, classes.size()) << xml;
       const double x0 = std::stod(field("xmin")), y0 = std::stod(field("ymin"));
       anns.push_back({{"image_id", id}, {"category_id", cls + 1},
-                      {"bbox", {x0, y0, std::stod(field("xmax")) - x0 + 1, std::stod(field("ymax")) - y0 + 1}}});
+                      {"bbox", {x0, y0, std::stod(field("xmax")) - x0, std::stod(field("ymax")) - y0}}});
     }
   }
   std::ofstream(dir + "/annotations.json") << nlohmann::json{{"images", images}, {"annotations", anns}, {"categories", cats}};

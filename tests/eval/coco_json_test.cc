@@ -42,8 +42,8 @@ TEST(CocoJson, ClassesBoxesAndCrowds) {
   EXPECT_EQ(a[0].cls, 2);
   EXPECT_FLOAT_EQ(a[0].box.x0, 10);
   EXPECT_FLOAT_EQ(a[0].box.y0, 20);
-  EXPECT_FLOAT_EQ(a[0].box.x1, 39);  // x + w - 1: inclusive pixels
-  EXPECT_FLOAT_EQ(a[0].box.y1, 59);
+  EXPECT_FLOAT_EQ(a[0].box.x1, 40);  // x + w: continuous corners
+  EXPECT_FLOAT_EQ(a[0].box.y1, 60);
   EXPECT_FALSE(a[0].difficult);
   EXPECT_TRUE(a[1].difficult);  // crowd
   EXPECT_EQ(ds->boxes(1).at(0).cls, 1);
@@ -83,6 +83,8 @@ TEST(CocoJson, RefusalsNameTheEntry) {
        "annotations[0]: category_id 2 is not in"},
       {coco(R"({"id": 7, "file_name": "a.ppm"})", R"({"image_id": 7, "category_id": 1, "bbox": [0, 0, -1, 1]})"),
        "annotations[0]: \"bbox\" has a negative"},
+      {coco(R"({"id": 7, "file_name": "a.ppm"})", R"({"image_id": 7, "category_id": 1, "bbox": [1e300, 0, 1, 1]})"),
+       "annotations[0]: \"bbox\" has a negative size or a coordinate"},
       {coco(R"({"id": 7, "file_name": "a.ppm"})", R"({"image_id": 7, "category_id": 1, "bbox": [0, 0, 1]})"),
        "annotations[0]: \"bbox\" is not [x, y, w, h]"},
       {R"({"images": []})", "no \"annotations\" array"},
@@ -112,7 +114,7 @@ TEST(CocoJson, ScoresAYoloOutput) {
   EXPECT_EQ(task.adapter, "yolo");
   Preprocess p;  // stretched: the 4x2 image to a 4x2 input, boxes stay in place
   TaskScorer s(*ds, task, p, ImageInput{3, 2, 4, false}, {"out"});
-  // image a: the dog box found (centre 24.5, 39.5, size 30x40 in inclusive pixels), plus a wrong person box
+  // image a: the dog box found (centre 24.5, 39.5, size 30x40), plus a wrong person box
   Tensor ya(DType::F32, {1, 2, 8});
   const float ra[16] = {24.5f, 39.5f, 30, 40, 0.9f, 0.0f, 0.0f, 1.0f, 100, 100, 10, 10, 0.5f, 1.0f, 0.0f, 0.0f};
   std::copy(ra, ra + 16, ya.data<float>());

@@ -1,5 +1,7 @@
 #include "eval/adapters/detect.h"
 
+#include <cmath>
+
 #include "base/error.h"
 #include "eval/adapters/fastestdet.h"
 #include "eval/adapters/ssd.h"
@@ -13,8 +15,8 @@ std::vector<DetectedBox> decode_detections(const std::string& adapter, const std
   if (adapter == "fastestdet") {
     // Fractions of the image: a stretched input maps them straight to the
     // image (the reference's arithmetic); a crop goes through the input.
-    const bool stretched = g.crop_x == 0 && g.crop_y == 0 && g.sx * g.input_w == g.image_w &&
-                           g.sy * g.input_h == g.image_h;
+    const bool stretched = g.crop_x == 0 && g.crop_y == 0 && std::fabs(g.sx * g.input_w - g.image_w) < 1e-6 &&
+                           std::fabs(g.sy * g.input_h - g.image_h) < 1e-6;
     if (stretched) return decode_fastestdet(outs[0], g.image_w, g.image_h);
     std::vector<DetectedBox> d = decode_fastestdet(outs[0], g.input_w, g.input_h);
     for (DetectedBox& b : d) b.box = g.to_image(b.box.x0, b.box.y0, b.box.x1, b.box.y1);

@@ -10,14 +10,17 @@
 namespace c8 {
 namespace {
 
+constexpr size_t kNmsPerClass = 400;  // Caffe SSD's nms top_k
+
 struct SsdParts {
   int boxes = -1, scores = -1, labels = -1;
   int64_t anchors = 0, k = 0;  // k: score columns (raw head), 0 for post-NMS
 };
 
-// Without the leading batch dimension of 1.
+// Without the batch dimension (first, by contract; any size: shapes are
+// planned for a whole batch).
 Shape per_sample(const Shape& s) {
-  if (!s.empty() && s[0] == 1) return Shape(s.begin() + 1, s.end());
+  if (!s.empty()) return Shape(s.begin() + 1, s.end());
   return s;
 }
 
@@ -137,18 +140,7 @@ std::vector<DetectedBox> decode_ssd(const std::vector<Tensor>& outs, const std::
       d.score = sc;
       det.push_back(d);
     }
-  // The best 400 of each class enter NMS (Caffe SSD's nms top_k): thousands
-  // of anchors times a low threshold would make NMS quadratic in them.
-  constexpr size_t kPerClass = 400;
-  std::stable_sort(det.begin(), det.end(), [](const DetectedBox& x, const DetectedBox& y) {
-    return x.cls != y.cls ? x.cls < y.cls : x.score > y.score;
-  });
-  std::vector<DetectedBox> top;
-  for (size_t i = 0, run = 0; i < det.size(); ++i) {
-    run = (i > 0 && det[i].cls == det[i - 1].cls) ? run + 1 : 0;
-    if (run < kPerClass) top.push_back(det[i]);
-  }
-  return nms_per_class(top, p.nms_iou, p.max_detections);
+  return nms_per_class(det, p.nms_iou, p.max_detections, kNmsPerClass);
 }
 
 }  // namespace c8

@@ -35,7 +35,9 @@ std::vector<DetectedBox> decode_rows(const float* f, int64_t rows, int64_t sn, i
     d.box = g.to_image(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2);
     cand.push_back(d);
   }
-  return nms_per_class(cand, p.nms_iou, p.max_detections);
+  // the best 400 of a class enter NMS: a large input's 100k rows above the
+  // mAP threshold would otherwise make suppression quadratic in them
+  return nms_per_class(cand, p.nms_iou, p.max_detections, 400);
 }
 
 }  // namespace

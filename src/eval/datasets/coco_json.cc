@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "eval/datasets/common.h"
+#include "eval/limits.h"
 
 namespace c8 {
 namespace {
@@ -96,11 +97,8 @@ std::unique_ptr<Dataset> open_coco_json(const std::string& dir_or_file) {
   if (ds::base_name(base) == "annotations") base = ds::parent_dir(base);
   if (ds::is_dir(dir_or_file)) base = dir_or_file;
 
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file + ": cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
+  const std::vector<uint8_t> bytes = read_file_limited(file);  // --max-file-mb
+  const nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw Error(file + ": not valid JSON");
   const nlohmann::json& images = array_field(j, "images", file);
   const nlohmann::json& anns = array_field(j, "annotations", file);
@@ -177,13 +175,17 @@ std::unique_ptr<Dataset> open_coco_json(const std::string& dir_or_file) {
       if (!(*bb)[c].is_number()) throw Error(where + ": \"bbox\" holds a non-number");
       v[c] = (*bb)[c].get<double>();
     }
-    if (!(v[2] >= 0 && v[3] >= 0) || !std::isfinite(v[0] + v[1] + v[2] + v[3]))
-      throw Error(where + ": \"bbox\" has a negative or non-finite size");
+    constexpr double kMaxCoord = 1e7;  // beyond any image; keeps float corners finite
+    bool sane = v[2] >= 0 && v[3] >= 0;
+    for (double c : v) sane = sane && std::fabs(c) <= kMaxCoord;
+    if (!sane)
+      throw Error(where + ": \"bbox\" has a negative size or a coordinate that is not a finite pixel position");
     bool crowd = false;
     auto ic = a.find("iscrowd");
     if (ic != a.end() && ic->is_number_integer()) crowd = ic->get<int64_t>() != 0;
     GroundTruthBox g;
-    g.box = {float(v[0]), float(v[1]), float(v[0] + std::max(0.0, v[2] - 1)), float(v[1] + std::max(0.0, v[3] - 1))};
+    // COCO's continuous corners (what its mAP@[.5:.95] measures)
+    g.box = {float(v[0]), float(v[1]), float(v[0] + v[2]), float(v[1] + v[3])};
     g.cls = cls->second;
     g.difficult = crowd;
     boxes[row->second].push_back(g);

@@ -32,9 +32,8 @@
 //                       names and their darknet spellings matched), else the
 //                       categories by increasing id (the 80-class order of
 //                       YOLO / SSD exports). Crowd boxes are ignored in
-//                       scoring (as VOC's difficult ones). Boxes become
-//                       inclusive pixel corners (x, y, x + w - 1, y + h - 1),
-//                       the VOC convention the mAP@0.5 uses.
+//                       scoring (as VOC's difficult ones). Boxes keep COCO's
+//                       continuous corners (x, y, x + w, y + h).
 //  (d) "class-folders": no image files directly in the folder, and at least one
 //                       sub-folder holding images: every non-hidden sub-folder is
 //                       a class, byte-wise alphabetical order = class index (empty

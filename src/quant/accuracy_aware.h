@@ -1,0 +1,83 @@
+#pragma once
+// AccuracyAware quantization: the fastest model whose accuracy drop stays
+// within a bound the user sets, on the images it decides on.
+//
+// The method of OpenVINO POT's AccuracyAwareQuantization and NNCF's
+// quantize_with_accuracy_control: start from the Default result, rank the
+// quantized layers by how much each one's quantization costs, give the worst
+// back to FP32 one at a time, keep a revert only if accuracy did not fall,
+// and stop when the bound is met. Ranking here reverts each layer alone and
+// measures the NMSE of the model output against FP32 on a ranking subset (the
+// images where INT8 and FP32 differ most), which works for every task.
+// Beyond POT / NNCF: performance-aware ranking divides each layer's accuracy
+// gain by the time reverting it costs (the layer's FP32 minus INT8 time,
+// measured by the runtime's profiler), so the layers given back cost the
+// least speed for the accuracy they buy.
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "quant/calibrate.h"
+#include "runtime/tuning.h"
+
+namespace c8 {
+
+// How candidate models are judged: their first output on validation images
+// (rows index the validation set, 0..images-1) and the task metric of those
+// outputs (higher is better).
+struct Validation {
+  size_t images = 0;
+  std::function<std::vector<std::vector<float>>(const Graph& g, const std::vector<size_t>& rows)> run;
+  std::function<double(const std::vector<std::vector<float>>& outs, const std::vector<size_t>& rows)> metric;
+  std::string metric_name = "top1";
+  // One input (batch 1) for timing each layer (performance-aware ranking).
+  std::function<Tensor()> sample_input;
+};
+
+struct AccuracyAwareSettings {
+  double max_drop = 0.01;          // absolute (metric units, 0.005 = 0.5 points) or relative (fraction of FP32)
+  bool relative = false;
+  bool performance_aware = false;  // true: gain per ms given back (timing-dependent); false: NNCF's order
+  bool try_mixed = false;          // from the performance preset: try the mixed preset's Default first (POT's option)
+  size_t ranking_images = 0;       // 0: a third of the decision images, at least 50 (all if fewer)
+  std::vector<size_t> holdout;     // validation rows kept out of every decision (reported only)
+  int threads = 1;
+  // Kernel choice for the per-layer timings (what the deployed model runs);
+  // accuracy never depends on it: candidates are judged by Validation.
+  Tune tune = Tune::Cached;
+};
+
+struct AccuracyAwareStep {
+  std::string layer;  // "" for the Default start
+  double metric = 0, drop = 0;
+  bool kept = true;   // false: the step was undone (a revert that lowered accuracy, a restore that broke the bound)
+  std::string action = "revert";  // "default", "mixed preset", "revert" (layer to FP32), "restore" (layer back to INT8)
+};
+
+struct AccuracyAwareResult {
+  CalibResult model;                 // the best model found
+  Graph default_model;               // the Default result it started from
+  bool met = false;                  // its drop is within the bound (on the decision images)
+  double fp32 = 0, start = 0, final_metric = 0, bound = 0;
+  std::vector<AccuracyAwareStep> steps;
+  std::vector<std::string> reverted;  // layers given back to FP32, in order
+  size_t layers = 0;                  // quantizable layers of the Default model
+  size_t evaluations = 0;             // full passes over the decision images
+  size_t ranking_evaluations = 0;     // passes over the ranking subset
+  size_t calibrations = 0;
+  std::string preset;                 // the preset the answer uses (mixed when --try-mixed switched)
+  double seconds = 0;
+  nlohmann::json ranking;             // per layer: NMSE gain, revert cost (ms), score
+  nlohmann::json holdout;             // fp32 / final metric and drop on the held-out rows, when any
+};
+
+using AccuracyAwareProgress = std::function<void(const std::string& stage, size_t done, size_t total)>;
+
+AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource& calib, const CalibSettings& s,
+                                            const Validation& v, const AccuracyAwareSettings& a,
+                                            const AccuracyAwareProgress& progress = {});
+
+}  // namespace c8

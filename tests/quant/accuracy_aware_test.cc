@@ -1,0 +1,188 @@
+// AccuracyAware on a small conv chain with a stand-in metric (1 - 10 x the
+// output's NMSE against FP32, so every INT8 layer costs accuracy): the
+// Default start when it already meets the bound, layers given back to FP32
+// until it does, an unreachable bound ending with met = false and the best
+// model kept, held-out rows kept out of the decisions, and the same result
+// twice (no dependence on timing in accuracy-only mode).
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "base/error.h"
+#include "quant/accuracy_aware.h"
+#include "quant_test_util.h"
+#include "runtime/session.h"
+
+namespace c8 {
+namespace {
+
+using c8test::GraphBuilder;
+
+Graph chain() {
+  GraphBuilder b;
+  int x = b.input("image", {-1, 3, 8, 8});
+  b.g.values[size_t(x)].dim_param0 = "N";
+  int y = b.op("Relu", "r1", {b.conv("c1", x, 3, 8, 3)});
+  y = b.op("Relu", "r2", {b.conv("c2", y, 8, 8, 3)});
+  y = b.op("Relu", "r3", {b.conv("c3", y, 8, 8, 1)});
+  b.g.outputs = {b.conv("c4", y, 8, 4, 1)};
+  return b.g;
+}
+
+CalibSource images(size_t n) {
+  CalibSource s;
+  s.images = s.batches = n;
+  s.get = [](size_t i, size_t& nv) {
+    nv = 1;
+    return c8test::randn_like({1, 3, 8, 8}, 500 + i, 2.f);
+  };
+  return s;
+}
+
+struct Fixture {
+  Graph g = prepare_for_calibration(chain());
+  std::vector<Tensor> inputs;
+  std::vector<std::vector<float>> ref;
+  size_t runs = 0;
+  Validation v;
+  explicit Fixture(size_t n = 24) {
+    for (size_t i = 0; i < n; ++i) inputs.push_back(c8test::randn_like({1, 3, 8, 8}, 900 + i, 2.f));
+    v.images = n;
+    v.run = [this](const Graph& m, const std::vector<size_t>& rows) {
+      ++runs;
+      Session s(m);
+      std::vector<std::vector<float>> o;
+      for (size_t r : rows) {
+        const Tensor y = s.run({inputs[r]})[0];
+        o.emplace_back(y.data<float>(), y.data<float>() + y.numel());
+      }
+      return o;
+    };
+    ref = v.run(g, [&] {
+      std::vector<size_t> all(n);
+      for (size_t i = 0; i < n; ++i) all[i] = i;
+      return all;
+    }());
+    v.metric = [this](const std::vector<std::vector<float>>& outs, const std::vector<size_t>& rows) {
+      double e = 0;
+      for (size_t k = 0; k < rows.size(); ++k) {
+        double num = 0, den = 0;
+        for (size_t j = 0; j < outs[k].size(); ++j) {
+          num += (outs[k][j] - ref[rows[k]][j]) * (outs[k][j] - ref[rows[k]][j]);
+          den += ref[rows[k]][j] * ref[rows[k]][j];
+        }
+        e += num / den;
+      }
+      return 1 - 10 * e / double(rows.size());
+    };
+  }
+};
+
+AccuracyAwareSettings settings(double max_drop) {
+  AccuracyAwareSettings a;
+  a.max_drop = max_drop;
+  a.performance_aware = false;
+  return a;
+}
+
+TEST(AccuracyAware, DefaultThatMeetsTheBoundIsTheAnswer) {
+  Fixture f;
+  const AccuracyAwareResult r = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, settings(1.0));
+  EXPECT_TRUE(r.met);
+  EXPECT_TRUE(r.reverted.empty());
+  EXPECT_EQ(r.ranking_evaluations, 0u);
+  EXPECT_EQ(r.calibrations, 1u);
+  EXPECT_EQ(r.layers, 4u);
+  ASSERT_EQ(r.steps.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.final_metric, r.start);
+}
+
+TEST(AccuracyAware, RevertsUntilTheBoundIsMet) {
+  Fixture f;
+  // the Default drop, then a bound halfway to it
+  const AccuracyAwareResult d = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, settings(1.0));
+  const double drop = d.fp32 - d.start;
+  ASSERT_GT(drop, 1e-4) << "the stand-in metric sees no quantization error";
+  const AccuracyAwareResult r = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, settings(drop / 2));
+  EXPECT_TRUE(r.met);
+  EXPECT_GE(r.final_metric, r.fp32 - drop / 2);
+  EXPECT_FALSE(r.reverted.empty());
+  EXPECT_LT(r.reverted.size(), r.layers);
+  EXPECT_EQ(r.ranking_evaluations, r.layers);  // every layer reverted alone once
+  EXPECT_EQ(r.ranking.size(), r.layers);
+  // The steps: the start, then each revert with its accuracy; kept ones never lower it.
+  ASSERT_GE(r.steps.size(), 2u);
+  double last = r.steps[0].metric;
+  for (size_t i = 1; i < r.steps.size(); ++i)
+    if (r.steps[i].kept && r.steps[i].action == "revert") {
+      EXPECT_GE(r.steps[i].metric, last);
+      last = r.steps[i].metric;
+    }
+  // The model returned is the one measured: its layers minus the reverted ones.
+  EXPECT_EQ(r.model.layer_names.size(), r.layers - r.reverted.size());
+  for (const std::string& l : r.reverted)
+    for (const std::string& q : r.model.layer_names) EXPECT_NE(l, q);
+  // Same inputs, same answer.
+  const AccuracyAwareResult again = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, settings(drop / 2));
+  EXPECT_EQ(again.reverted, r.reverted);
+  EXPECT_DOUBLE_EQ(again.final_metric, r.final_metric);
+}
+
+TEST(AccuracyAware, UnreachableBoundEndsNotMetWithTheBestModel) {
+  Fixture f;
+  // The stand-in metric punishes every quantized model the same: no revert helps.
+  auto base = f.v.metric;
+  size_t calls = 0;
+  f.v.metric = [&](const std::vector<std::vector<float>>& o, const std::vector<size_t>& rows) {
+    return calls++ == 0 ? base(o, rows) : base(o, rows) - 0.5;
+  };
+  const AccuracyAwareResult r = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, settings(0.01));
+  EXPECT_FALSE(r.met);
+  EXPECT_LT(r.final_metric, r.bound);
+  EXPECT_GT(r.model.graph.nodes.size(), 0u);
+}
+
+TEST(AccuracyAware, HoldoutRowsStayOutOfTheDecisions) {
+  Fixture f(24);
+  AccuracyAwareSettings a = settings(1.0);
+  for (size_t i = 16; i < 24; ++i) a.holdout.push_back(i);
+  std::vector<size_t> seen;
+  auto run = f.v.run;
+  f.v.run = [&](const Graph& m, const std::vector<size_t>& rows) {
+    seen.insert(seen.end(), rows.begin(), rows.end());
+    return run(m, rows);
+  };
+  const AccuracyAwareResult r = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, a);
+  ASSERT_TRUE(r.holdout.is_object());
+  EXPECT_EQ(r.holdout["images"], 8);
+  size_t held_reads = 0;
+  for (size_t s : seen) held_reads += s >= 16;
+  // only the final held-out check reads rows >= 16: FP32 and the answer, 8 each
+  EXPECT_EQ(held_reads, 16u);
+}
+
+TEST(AccuracyAware, TryMixedStepsBeforeRevertingLayers) {
+  Fixture f;
+  AccuracyAwareSettings a = settings(0.0);
+  a.try_mixed = true;
+  const AccuracyAwareResult r = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, a);
+  ASSERT_GE(r.steps.size(), 2u);
+  EXPECT_EQ(r.steps[0].action, "default");
+  EXPECT_EQ(r.steps[1].action, "mixed preset");
+  // the preset kept is the better Default of the two
+  EXPECT_EQ(r.preset, r.steps[1].metric > r.steps[0].metric ? "mixed" : "performance");
+  EXPECT_GE(r.calibrations, 2u);
+}
+
+TEST(AccuracyAware, RefusesBadSettings) {
+  Fixture f;
+  Validation empty;
+  EXPECT_THROW(accuracy_aware_quantize(f.g, images(4), CalibSettings{}, empty, settings(1.0)), Error);
+  EXPECT_THROW(accuracy_aware_quantize(f.g, images(4), CalibSettings{}, f.v, settings(-1.0)), Error);
+  AccuracyAwareSettings all_held = settings(1.0);
+  for (size_t i = 0; i < f.v.images; ++i) all_held.holdout.push_back(i);
+  EXPECT_THROW(accuracy_aware_quantize(f.g, images(4), CalibSettings{}, f.v, all_held), Error);
+}
+
+}  // namespace
+}  // namespace c8
