@@ -10,44 +10,15 @@
 #include <tuple>
 
 #include "base/error.h"
+#include "base/format.h"
 #include "eval/datasets/dataset.h"
 #include "eval/metrics/topk.h"
 #include "quant/calibrate.h"
+#include "report/compare.h"
 #include "runtime/session.h"
 
 namespace c8 {
 namespace {
-
-std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 0) {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, f, a, b, c, d);
-  return buf;
-}
-
-// Median latency (ms) of each model on one input, the models run in turns
-// (interleaved rounds: a noisy machine slows them alike).
-std::vector<double> latencies_ms(const std::vector<const Graph*>& gs, const Tensor& x, int threads, Tune tune) {
-  SessionOptions so;
-  so.threads = threads;
-  so.tune = tune;
-  std::vector<std::unique_ptr<Session>> ss;
-  for (const Graph* g : gs) ss.push_back(std::make_unique<Session>(*g, so));
-  for (int i = 0; i < 3; ++i)
-    for (auto& s : ss) s->run({x});
-  std::vector<std::vector<double>> t(gs.size());
-  for (int i = 0; i < 40; ++i)
-    for (size_t k = 0; k < ss.size(); ++k) {
-      const auto t0 = std::chrono::steady_clock::now();
-      ss[k]->run({x});
-      t[k].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-  std::vector<double> med;
-  for (auto& v : t) {
-    std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
-    med.push_back(v[v.size() / 2]);
-  }
-  return med;
-}
 
 size_t parse_holdout(const std::string& spec, size_t n) {
   if (spec.empty()) return 0;
@@ -202,8 +173,14 @@ AccuracyAwareRun run_accuracy_aware(const Graph& fp32, const std::string& model_
   const AccuracyAwareResult& R = out.result;
 
   const Tensor x = v.sample_input();
-  const std::vector<double> lat = latencies_ms({&fp32, &R.default_model, &R.model.graph}, x, a.threads, tune);
-  const double t_fp32 = lat[0], t_def = lat[1], t_fin = lat[2];
+  // FP32, Default and the answer timed in turns (compare's interleaved bench)
+  SessionOptions so;
+  so.threads = a.threads;
+  so.tune = tune;
+  Session s_fp32(fp32, so), s_def(R.default_model, so), s_fin(R.model.graph, so);
+  std::vector<LatencyStats> lat;
+  bench_interleaved({&s_fp32, &s_def, &s_fin}, {x}, 1.5, 3, lat);
+  const double t_fp32 = lat[0].median_ms, t_def = lat[1].median_ms, t_fin = lat[2].median_ms;
   nlohmann::json steps = nlohmann::json::array();
   for (const AccuracyAwareStep& st : R.steps)
     steps.push_back({{"step", st.action},

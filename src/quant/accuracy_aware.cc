@@ -8,6 +8,7 @@
 #include <set>
 
 #include "base/error.h"
+#include "eval/agreement.h"
 #include "runtime/session.h"
 
 namespace c8 {
@@ -21,15 +22,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// sum (a - b)^2 / sum a^2 of one image's outputs.
+// sum (a - b)^2 / sum a^2 of one image's outputs (eval/agreement.h's, as compare reports it).
 double nmse(const std::vector<float>& ref, const std::vector<float>& x) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size() && i < x.size(); ++i) {
-    const double d = double(ref[i]) - double(x[i]);
-    num += d * d;
-    den += double(ref[i]) * double(ref[i]);
-  }
-  return num / std::max(den, 1e-30);
+  double cosine = 0, e = 0, max_abs = 0;
+  similarity(ref.data(), x.data(), std::min(ref.size(), x.size()), cosine, e, max_abs);
+  return e;
 }
 
 double mean_nmse(const std::vector<std::vector<float>>& ref, const std::vector<std::vector<float>>& x) {

@@ -190,39 +190,42 @@ void assign_layer_precision(std::vector<LayerRow>& rows, const Graph& b, const S
   }
 }
 
-void bench_interleaved(Session& a, Session& b, const std::vector<Tensor>& inputs, double seconds, int warmup,
-                       LatencyStats& la, LatencyStats& lb, int* rounds) {
-  for (int i = 0; i < std::max(1, warmup); ++i) {
-    a.run(inputs);
-    b.run(inputs);
-  }
+void bench_interleaved(const std::vector<Session*>& ss, const std::vector<Tensor>& inputs, double seconds, int warmup,
+                       std::vector<LatencyStats>& stats, int* rounds) {
+  const size_t m = ss.size();
+  stats.assign(m, LatencyStats{});
+  if (m == 0) return;
+  for (int i = 0; i < std::max(1, warmup); ++i)
+    for (Session* s : ss) s->run(inputs);
   auto once = [&](Session& s) {
     double t = now_s();
     s.run(inputs);
     return now_s() - t;
   };
-  // Blocks of about 10 ms of each model, order swapped every round.
-  double ta = once(a), tb = once(b);
-  int na = int(std::clamp(0.01 / std::max(ta, 1e-6), 1.0, 1000.0));
-  int nb = int(std::clamp(0.01 / std::max(tb, 1e-6), 1.0, 1000.0));
-  la.ms.clear();
-  lb.ms.clear();
+  // Blocks of about 10 ms of each model, the order rotated every round.
+  std::vector<int> n(m);
+  for (size_t k = 0; k < m; ++k) n[k] = int(std::clamp(0.01 / std::max(once(*ss[k]), 1e-6), 1.0, 1000.0));
   double t0 = now_s();
   int r = 0;
   while (r < 2 || now_s() - t0 < seconds) {
-    for (int side = 0; side < 2; ++side) {
-      bool run_a = (side == 0) == (r % 2 == 0);
-      Session& s = run_a ? a : b;
-      LatencyStats& l = run_a ? la : lb;
-      int n = run_a ? na : nb;
-      for (int k = 0; k < n; ++k) l.ms.push_back(once(s) * 1e3);
+    for (size_t j = 0; j < m; ++j) {
+      // two models: A B, B A, ... (each round swaps); more: rotated
+      const size_t k = m == 2 ? (r % 2 == 0 ? j : 1 - j) : (j + size_t(r)) % m;
+      for (int i = 0; i < n[k]; ++i) stats[k].ms.push_back(once(*ss[k]) * 1e3);
     }
     ++r;
   }
   int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
-  la.finish(batch);
-  lb.finish(batch);
+  for (LatencyStats& l : stats) l.finish(batch);
   if (rounds) *rounds = r;
+}
+
+void bench_interleaved(Session& a, Session& b, const std::vector<Tensor>& inputs, double seconds, int warmup,
+                       LatencyStats& la, LatencyStats& lb, int* rounds) {
+  std::vector<LatencyStats> st;
+  bench_interleaved({&a, &b}, inputs, seconds, warmup, st, rounds);
+  la = std::move(st[0]);
+  lb = std::move(st[1]);
 }
 
 namespace {

@@ -123,5 +123,8 @@ std::pair<size_t, size_t> parse_image_range(const std::string& spec, size_t n);
 // Alternates blocks of runs of A and B (order swapped every round) for `seconds`.
 void bench_interleaved(Session& a, Session& b, const std::vector<Tensor>& inputs, double seconds, int warmup,
                        LatencyStats& la, LatencyStats& lb, int* rounds = nullptr);
+// The same for any number of models (order rotated every round); stats[i] for sessions[i].
+void bench_interleaved(const std::vector<Session*>& sessions, const std::vector<Tensor>& inputs, double seconds,
+                       int warmup, std::vector<LatencyStats>& stats, int* rounds = nullptr);
 
 }  // namespace c8

@@ -18,6 +18,7 @@
 
 #include "eval/limits.h"
 #include "base/error.h"
+#include "base/format.h"
 #include "base/json_io.h"
 
 namespace c8 {
@@ -25,26 +26,6 @@ namespace c8 {
 using nlohmann::json;
 
 namespace {
-
-std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
-std::string fmt(const char* f, ...) {
-  char buf[512];
-  va_list ap, ap2;
-  va_start(ap, f);
-  va_copy(ap2, ap);
-  int n = std::vsnprintf(buf, sizeof buf, f, ap);
-  va_end(ap);
-  std::string r;
-  if (n >= int(sizeof buf)) {  // long paths / kernel lists
-    r.resize(size_t(n) + 1);
-    std::vsnprintf(r.data(), r.size(), f, ap2);
-    r.resize(size_t(n));
-  } else {
-    r = n > 0 ? std::string(buf, size_t(n)) : std::string();
-  }
-  va_end(ap2);
-  return r;
-}
 
 std::string utc_now() {
   std::time_t t = std::time(nullptr);

@@ -29,15 +29,7 @@ Graph chain() {
   return b.g;
 }
 
-CalibSource images(size_t n) {
-  CalibSource s;
-  s.images = s.batches = n;
-  s.get = [](size_t i, size_t& nv) {
-    nv = 1;
-    return c8test::randn_like({1, 3, 8, 8}, 500 + i, 2.f);
-  };
-  return s;
-}
+CalibSource images(size_t n) { return c8test::random_source(n, 1, 500); }
 
 struct Fixture {
   Graph g = prepare_for_calibration(chain());

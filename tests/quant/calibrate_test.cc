@@ -117,16 +117,7 @@ Graph small_net() {
   return b.g;
 }
 
-CalibSource random_source(size_t images, size_t batch, uint64_t seed) {
-  CalibSource s;
-  s.images = images;
-  s.batches = (images + batch - 1) / batch;
-  s.get = [=](size_t b, size_t& nv) {
-    nv = std::min(batch, images - b * batch);
-    return c8test::randn_like({int64_t(nv), 3, 8, 8}, seed + b, 2.f);
-  };
-  return s;
-}
+using c8test::random_source;
 
 TEST(QuantCalibrate, SmallNetQdqStructure) {
   Graph g = prepare_for_calibration(small_net());

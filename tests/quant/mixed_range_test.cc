@@ -37,16 +37,7 @@ Graph toy_detector() {
   return b.g;
 }
 
-CalibSource images(size_t n, uint64_t seed) {
-  CalibSource s;
-  s.images = n;
-  s.batches = n;
-  s.get = [=](size_t b, size_t& nv) {
-    nv = 1;
-    return c8test::randn_like({1, 3, 8, 8}, seed + b, 2.f);
-  };
-  return s;
-}
+CalibSource images(size_t n, uint64_t seed) { return c8test::random_source(n, 1, seed); }
 
 // compare FP32 vs INT8 on 3 photos without annotations, shrunk to 8x8.
 CompareResult compare_on_photos(const Graph& fp32, const Graph& int8) {

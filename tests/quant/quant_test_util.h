@@ -1,10 +1,12 @@
 #pragma once
 // Small hand-built graphs for the quantization tests.
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "eval/subset.h"
 #include "ir/graph.h"
+#include "quant/calibrate.h"
 
 namespace c8test {
 
@@ -14,6 +16,19 @@ inline c8::Tensor randn_like(c8::Shape s, uint64_t seed, float scale = 1.f) {
   for (int64_t i = 0; i < t.numel(); ++i)
     t.data<float>()[i] = scale * (float(double(r.next() >> 11) * (1.0 / 9007199254740992.0)) * 2.f - 1.f);
   return t;
+}
+
+// Calibration images for the [N, 3, 8, 8] toy graphs: uniform in [-2, 2],
+// `batch` per batch (the last one partial), batch b seeded seed + b.
+inline c8::CalibSource random_source(size_t images, size_t batch, uint64_t seed) {
+  c8::CalibSource s;
+  s.images = images;
+  s.batches = (images + batch - 1) / batch;
+  s.get = [=](size_t b, size_t& nv) {
+    nv = std::min(batch, images - b * batch);
+    return randn_like({int64_t(nv), 3, 8, 8}, seed + b, 2.f);
+  };
+  return s;
 }
 
 struct GraphBuilder {
