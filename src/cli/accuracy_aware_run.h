@@ -16,8 +16,10 @@ namespace c8 {
 
 struct AccuracyAwareArgs {
   std::string dataset, validate_range, holdout, drop_type, ranking;
+  std::string task, adapter;  // --task / --adapter ("" = guessed from the annotations and outputs)
   double max_drop = 1.0;  // points (absolute) or percent (relative)
   bool pseudo_labels = false, same_as_calibration = false, try_mixed = false;
+  bool sensitivity = true;  // the per-layer table (each layer quantized alone)
   size_t calib_first = 0, calib_last = 0;  // the calibration range when the data set is the same
   int batch = 8;
   bool fixed_batch = false;

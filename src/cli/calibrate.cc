@@ -33,11 +33,12 @@ CommandAction add_calibrate_command(CLI::App& app) {
     uint64_t seed = 0;
     std::vector<std::string> ignore;
     std::string target = "auto";
-    bool no_bias = false, json = false, pseudo_labels = false, try_mixed = false;
+    bool no_bias = false, json = false, pseudo_labels = false, try_mixed = false, no_sensitivity = false;
     double max_drop = 1.0;
     std::string drop_type = "absolute", validate_range, holdout, ranking = "accuracy";
     std::string weight_granularity = "per-channel";
     std::string tune = "cached";
+    std::string task, adapter;  // accuracy-aware's metric
     int batch = 0, threads = 1;
     size_t bias_images = kDefaultBiasImages;
     PreprocessFlags pre;
@@ -71,7 +72,12 @@ CommandAction add_calibrate_command(CLI::App& app) {
   cmd->add_flag("--try-mixed", o->try_mixed,
                 "accuracy-aware from the performance preset: try the mixed preset's Default before giving layers back");
   cmd->add_flag("--pseudo-labels", o->pseudo_labels,
-                "accuracy-aware on a data set without labels: score against the FP32 model's own top-1");
+                "accuracy-aware on a data set without labels: score against the FP32 model's own output (its top-1, "
+                "its confident detections as ground truth, or its pixel classes)");
+  add_task_options(cmd, &o->task, &o->adapter);
+  cmd->add_flag("--no-sensitivity", o->no_sensitivity,
+                "accuracy-aware: skip the per-layer sensitivity table (each layer quantized alone: output cosine / NMSE "
+                "vs FP32 and input saturation; one pass over the ranking images a layer)");
   cmd->add_option("--preset", o->preset, "performance: symmetric weights and activations; mixed: asymmetric uint8 activations")
       ->check(CLI::IsMember({"performance", "mixed"}));
   cmd->add_option("--subset", o->subset, "number (300) or percentage (10%) of calibration images, chosen at random (seeded); default all");
@@ -181,6 +187,9 @@ CommandAction add_calibrate_command(CLI::App& app) {
       args.holdout = o->holdout;
       args.drop_type = o->drop_type;
       args.ranking = o->ranking;
+      args.task = o->task;
+      args.sensitivity = !o->no_sensitivity;
+      args.adapter = o->adapter;
       args.max_drop = o->max_drop;
       args.pseudo_labels = o->pseudo_labels;
       args.try_mixed = o->try_mixed;

@@ -22,21 +22,45 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// sum (a - b)^2 / sum a^2 of one image's outputs (eval/agreement.h's, as compare reports it).
-double nmse(const std::vector<float>& ref, const std::vector<float>& x) {
-  double cosine = 0, e = 0, max_abs = 0;
-  similarity(ref.data(), x.data(), std::min(ref.size(), x.size()), cosine, e, max_abs);
+// Cosine and sum (a - b)^2 / sum a^2 of one image's outputs (eval/agreement.h's,
+// as compare reports them), averaged over the outputs so that a detector's
+// box coordinates (pixels) do not drown its scores (0..1); an output whose
+// shape changed (a post-NMS box list) counts as wholly different (cosine 0,
+// NMSE 1).
+void output_similarity(const ImageOutputs& ref, const ImageOutputs& x, double& cosine, double& nmse) {
+  cosine = 1;
+  nmse = 0;
+  if (ref.empty()) return;
+  double cs = 0, e = 0;
+  for (size_t o = 0; o < ref.size(); ++o) {
+    if (o >= x.size() || ref[o].shape != x[o].shape) {
+      e += 1;
+      continue;
+    }
+    const Tensor a = ref[o].cast(DType::F32), b = x[o].cast(DType::F32);
+    double c1 = 0, e1 = 0, max_abs = 0;
+    similarity(a.data<float>(), b.data<float>(), size_t(a.numel()), c1, e1, max_abs);
+    cs += c1;
+    e += e1;
+  }
+  cosine = cs / double(ref.size());
+  nmse = e / double(ref.size());
+}
+
+double nmse(const ImageOutputs& ref, const ImageOutputs& x) {
+  double cosine = 0, e = 0;
+  output_similarity(ref, x, cosine, e);
   return e;
 }
 
-double mean_nmse(const std::vector<std::vector<float>>& ref, const std::vector<std::vector<float>>& x) {
+double mean_nmse(const std::vector<ImageOutputs>& ref, const std::vector<ImageOutputs>& x) {
   double s = 0;
   for (size_t i = 0; i < ref.size(); ++i) s += nmse(ref[i], x[i]);
   return ref.empty() ? 0 : s / double(ref.size());
 }
 
-std::vector<std::vector<float>> pick(const std::vector<std::vector<float>>& all, const std::vector<size_t>& at) {
-  std::vector<std::vector<float>> r;
+std::vector<ImageOutputs> pick(const std::vector<ImageOutputs>& all, const std::vector<size_t>& at) {
+  std::vector<ImageOutputs> r;
   for (size_t i : at) r.push_back(all[i]);
   return r;
 }
@@ -59,6 +83,90 @@ std::map<std::string, double> node_times(const Graph& g, const Tensor& x, int th
   return t;
 }
 
+// The FP32 tensor a layer's input quantizer reads and its grid, in a QDQ
+// graph: layer <- DequantizeLinear <- QuantizeLinear(x, scale, zero point).
+struct InputQuantizer {
+  int x = -1;
+  double lo = 0, hi = 0;  // values outside saturate at the grid's ends
+};
+
+InputQuantizer input_quantizer(const Graph& g, const std::string& layer) {
+  InputQuantizer q;
+  for (const Node& n : g.nodes) {
+    if (n.dead || n.name != layer || n.inputs.empty() || n.inputs[0] < 0) continue;
+    const int dq = g.values[size_t(n.inputs[0])].producer;
+    if (dq < 0 || g.nodes[size_t(dq)].op != "DequantizeLinear") return q;
+    const Node& d = g.nodes[size_t(dq)];
+    const int qn = d.inputs.empty() || d.inputs[0] < 0 ? -1 : g.values[size_t(d.inputs[0])].producer;
+    if (qn < 0 || g.nodes[size_t(qn)].op != "QuantizeLinear") return q;
+    const Node& Q = g.nodes[size_t(qn)];
+    if (Q.inputs.size() < 2 || !g.is_const(Q.inputs[1])) return q;
+    const Tensor sc = g.const_of(Q.inputs[1]).cast(DType::F32);
+    if (sc.numel() != 1) return q;
+    const double scale = sc.data<float>()[0];
+    double zp = 0, qmin = 0, qmax = 255;
+    if (Q.inputs.size() > 2 && g.is_const(Q.inputs[2])) {
+      const Tensor& z = g.const_of(Q.inputs[2]);
+      if (z.dtype == DType::I8) qmin = -128, qmax = 127;
+      zp = z.cast(DType::F32).data<float>()[0];
+    }
+    // x rounds to the grid's ends from half a step beyond them
+    q.lo = (qmin - zp - 0.5) * scale;
+    q.hi = (qmax - zp + 0.5) * scale;
+    q.x = Q.inputs[0];
+    return q;
+  }
+  return q;
+}
+
+// One layer quantized alone (g): the model outputs' cosine and NMSE against
+// FP32 on the ranking images, and the share of the FP32 values its input
+// quantizer reads that saturate. The quantizer's input is read as an extra
+// model output, a few images at a time.
+nlohmann::json sensitivity_of(const Graph& g_in, const std::string& layer, const Validation& v,
+                              const std::vector<size_t>& rows, const std::vector<ImageOutputs>& ref) {
+  Graph g = g_in;
+  const InputQuantizer iq = input_quantizer(g, layer);
+  const size_t n_out = g.outputs.size();
+  if (iq.x >= 0) {
+    int x = iq.x;
+    if (g.values[size_t(x)].producer < 0) {  // a graph input: read it through an Identity
+      const int y = g.add_value(g.unique_name(g.values[size_t(x)].name + "_observed"), g.values[size_t(x)].dtype);
+      g.add_node("Identity", {x}, {y}, g.unique_name(layer + "_observe_input"));
+      x = y;
+    }
+    g.outputs.push_back(x);
+  }
+  double cos_sum = 0, nmse_sum = 0;
+  size_t images = 0;
+  uint64_t values = 0, over = 0;
+  constexpr size_t kChunk = 16;
+  for (size_t first = 0; first < rows.size(); first += kChunk) {
+    const std::vector<size_t> part(rows.begin() + long(first), rows.begin() + long(std::min(rows.size(), first + kChunk)));
+    std::vector<ImageOutputs> outs = v.run(g, part);
+    for (size_t k = 0; k < outs.size(); ++k) {
+      ImageOutputs& o = outs[k];
+      if (iq.x >= 0 && o.size() > n_out) {
+        const Tensor t = o[n_out].cast(DType::F32);
+        const float* p = t.data<float>();
+        for (int64_t i = 0; i < t.numel(); ++i) over += p[i] < iq.lo || p[i] > iq.hi;
+        values += uint64_t(t.numel());
+        o.resize(n_out);
+      }
+      double cs = 0, e = 0;
+      output_similarity(ref[first + k], o, cs, e);
+      cos_sum += cs;
+      nmse_sum += e;
+      ++images;
+    }
+  }
+  nlohmann::json j = {{"layer", layer},
+                      {"cosine", images ? cos_sum / double(images) : 1.0},
+                      {"nmse", images ? nmse_sum / double(images) : 0.0}};
+  j["overflow_rate"] = values ? nlohmann::json(double(over) / double(values)) : nlohmann::json();
+  return j;
+}
+
 }  // namespace
 
 AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource& calib, const CalibSettings& s,
@@ -75,12 +183,18 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
   if (rows.empty()) throw Error("accuracy-aware: --holdout leaves no images to decide on");
 
   // FP32 reference, once: its outputs are the ranking's yardstick.
-  const std::vector<std::vector<float>> ref = v.run(fp32, rows);
+  const std::vector<ImageOutputs> ref = v.run(fp32, rows);
   R.fp32 = v.metric(ref, rows);
   R.bound = a.relative ? R.fp32 * (1 - a.max_drop) : R.fp32 - a.max_drop;
   ++R.evaluations;
 
+  // Every calibration below differs from the others only in ignored layers
+  // (and maybe the preset): statistics and bias shifts are measured once and
+  // reused (quant/calibrate.h CalibCache), so a revert costs a graph rebuild,
+  // not two FP32 passes over the calibration images.
+  CalibCache cache;
   CalibSettings base = s;
+  base.cache = &cache;
   size_t all_layers = 0;  // known after the Default calibration
   auto calibrate = [&](const std::vector<std::string>& reverted) {
     if (all_layers > 0 && reverted.size() >= all_layers) {  // nothing left to quantize: the FP32 model itself
@@ -93,8 +207,8 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
     ++R.calibrations;
     return calibrate_graph(fp32, calib, c);
   };
-  auto evaluate = [&](const Graph& g, std::vector<std::vector<float>>* outs = nullptr) {
-    std::vector<std::vector<float>> o = v.run(g, rows);
+  auto evaluate = [&](const Graph& g, std::vector<ImageOutputs>* outs = nullptr) {
+    std::vector<ImageOutputs> o = v.run(g, rows);
     ++R.evaluations;
     const double m = v.metric(o, rows);
     if (outs) *outs = std::move(o);
@@ -105,7 +219,7 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
   R.model = calibrate({});
   R.default_model = R.model.graph;
   all_layers = R.model.layer_names.size();
-  std::vector<std::vector<float>> cur_out;
+  std::vector<ImageOutputs> cur_out;
   double cur = evaluate(R.model.graph, &cur_out);
   const double perf_start = cur;
   if (cur < R.bound - kTol && a.try_mixed && base.preset == "performance") {
@@ -114,7 +228,7 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
     if (progress) progress("mixed preset", 0, 1);
     base.preset = "mixed";
     CalibResult m = calibrate({});
-    std::vector<std::vector<float>> m_out;
+    std::vector<ImageOutputs> m_out;
     const double mm = evaluate(m.graph, &m_out);
     R.steps.push_back({"", cur, R.fp32 - cur, true, "default"});
     const bool better = mm > cur + kTol;
@@ -134,8 +248,11 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
   const std::vector<std::string> layers = R.model.layer_names;
   R.layers = layers.size();
 
-  if (cur < R.bound - kTol && !layers.empty()) {
-    // ---- ranking subset: the images where INT8 and FP32 differ most ----
+  // ---- ranking subset: the images where INT8 and FP32 differ most ----
+  std::vector<size_t> rank_rows;
+  std::vector<ImageOutputs> rank_ref;
+  double base_err = 0;
+  if (!layers.empty() && (cur < R.bound - kTol || a.sensitivity)) {
     std::vector<size_t> order(rows.size());
     std::iota(order.begin(), order.end(), size_t(0));
     std::vector<double> err(rows.size());
@@ -145,10 +262,27 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
     k = std::min(k, rows.size());
     order.resize(k);
     std::sort(order.begin(), order.end());
-    std::vector<size_t> rank_rows;
     for (size_t i : order) rank_rows.push_back(rows[i]);
-    const std::vector<std::vector<float>> rank_ref = pick(ref, order);
-    const double base_err = mean_nmse(rank_ref, pick(cur_out, order));
+    rank_ref = pick(ref, order);
+    base_err = mean_nmse(rank_ref, pick(cur_out, order));
+  }
+  if (a.sensitivity && !layers.empty()) {
+    std::vector<std::string> others;
+    R.sensitivity = nlohmann::json::array();
+    for (size_t li = 0; li < layers.size(); ++li) {
+      if (progress) progress("layer sensitivity", li, layers.size());
+      others.clear();
+      for (size_t j = 0; j < layers.size(); ++j)
+        if (j != li) others.push_back(layers[j]);
+      const CalibResult c = calibrate(others);
+      --R.calibrations;  // counted apart: the table is a report, not part of the search
+      R.sensitivity.push_back(sensitivity_of(c.graph, layers[li], v, rank_rows, rank_ref));
+      ++R.sensitivity_passes;
+    }
+    if (progress) progress("layer sensitivity", layers.size(), layers.size());
+  }
+
+  if (cur < R.bound - kTol && !layers.empty()) {
 
     // ---- what reverting each layer costs in time ----
     std::map<std::string, double> t_fp32, t_int8;
@@ -167,7 +301,7 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
     for (size_t li = 0; li < layers.size(); ++li) {
       if (progress) progress("ranking layers", li, layers.size());
       const CalibResult c = calibrate({layers[li]});
-      const std::vector<std::vector<float>> o = v.run(c.graph, rank_rows);
+      const std::vector<ImageOutputs> o = v.run(c.graph, rank_rows);
       ++R.ranking_evaluations;
       Cand cd;
       cd.layer = layers[li];
@@ -231,6 +365,8 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
   }
   R.final_metric = cur;
   R.met = cur >= R.bound - kTol;
+  R.statistics_passes = cache.stats_passes;
+  R.bias_passes = cache.bias_passes;
 
   if (!a.holdout.empty()) {
     const std::vector<size_t> h(held.begin(), held.end());

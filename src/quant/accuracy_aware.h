@@ -7,8 +7,8 @@
 // quantized layers by how much each one's quantization costs, give the worst
 // back to FP32 one at a time, keep a revert only if accuracy did not fall,
 // and stop when the bound is met. Ranking here reverts each layer alone and
-// measures the NMSE of the model output against FP32 on a ranking subset (the
-// images where INT8 and FP32 differ most), which works for every task.
+// measures the NMSE of the model outputs against FP32 on a ranking subset
+// (the images where INT8 and FP32 differ most), which works for every task.
 // Beyond POT / NNCF: performance-aware ranking divides each layer's accuracy
 // gain by the time reverting it costs (the layer's FP32 minus INT8 time,
 // measured by the runtime's profiler), so the layers given back cost the
@@ -25,13 +25,16 @@
 
 namespace c8 {
 
-// How candidate models are judged: their first output on validation images
-// (rows index the validation set, 0..images-1) and the task metric of those
-// outputs (higher is better).
+// One image's model outputs, in the model's order, each [1, ...].
+using ImageOutputs = std::vector<Tensor>;
+
+// How candidate models are judged: their outputs on validation images (rows
+// index the validation set, 0..images-1) and the task metric of those
+// outputs (higher is better: top-1, mAP, mIoU, or agreement with FP32).
 struct Validation {
   size_t images = 0;
-  std::function<std::vector<std::vector<float>>(const Graph& g, const std::vector<size_t>& rows)> run;
-  std::function<double(const std::vector<std::vector<float>>& outs, const std::vector<size_t>& rows)> metric;
+  std::function<std::vector<ImageOutputs>(const Graph& g, const std::vector<size_t>& rows)> run;
+  std::function<double(const std::vector<ImageOutputs>& outs, const std::vector<size_t>& rows)> metric;
   std::string metric_name = "top1";
   // One input (batch 1) for timing each layer (performance-aware ranking).
   std::function<Tensor()> sample_input;
@@ -44,6 +47,9 @@ struct AccuracyAwareSettings {
   bool try_mixed = false;          // from the performance preset: try the mixed preset's Default first (POT's option)
   size_t ranking_images = 0;       // 0: a third of the decision images, at least 50 (all if fewer)
   std::vector<size_t> holdout;     // validation rows kept out of every decision (reported only)
+  // Each layer quantized alone, on the ranking subset: output cosine / NMSE
+  // against FP32 and its input quantizer's saturation (one pass a layer).
+  bool sensitivity = true;
   int threads = 1;
   // Kernel choice for the per-layer timings (what the deployed model runs);
   // accuracy never depends on it: candidates are judged by Validation.
@@ -68,9 +74,12 @@ struct AccuracyAwareResult {
   size_t evaluations = 0;             // full passes over the decision images
   size_t ranking_evaluations = 0;     // passes over the ranking subset
   size_t calibrations = 0;
+  size_t sensitivity_passes = 0;                  // passes over the ranking subset for the sensitivity table
+  size_t statistics_passes = 0, bias_passes = 0;  // FP32 passes the calibrations ran (the rest reused, CalibCache)
   std::string preset;                 // the preset the answer uses (mixed when --try-mixed switched)
   double seconds = 0;
   nlohmann::json ranking;             // per layer: NMSE gain, revert cost (ms), score
+  nlohmann::json sensitivity;         // per layer quantized alone: cosine, nmse, overflow_rate (null: not measured)
   nlohmann::json holdout;             // fp32 / final metric and drop on the held-out rows, when any
 };
 

@@ -409,37 +409,72 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   // except that the values the observers read stay visible: they are graph
   // outputs while the passes run, so no fusion swallows them. Only those
   // values are copied out to the observers.
-  Graph run_g = G;
-  size_t n_outputs = run_g.outputs.size();
-  for (const ActQuantizer& a : P.acts) run_g.outputs.push_back(a.value);
-  optimize_graph(run_g);
-  run_g.outputs.resize(n_outputs);
-  SessionOptions so;
-  so.threads = s.threads;
-  so.optimize = false;
-  Session sess(run_g, so);
-  for (const ActQuantizer& a : P.acts) sess.observed.insert(G.values[size_t(a.value)].name);
-  sess.observed_layout = Session::ObservedLayout::AnyOrder;  // min / max / histograms need no channel order: no copies
-  int input_act = G.inputs.empty() ? -1 : P.act_index(G.inputs[0]);
-  size_t done = 0;
-  BatchSpill spill(s.bias_correction);
-  for (size_t b = 0; b < src.batches; ++b) {
-    size_t nv = 0;
-    Tensor x = src.get(b, nv);
-    if (done < s.bias_images || s.bias_images == 0) spill.put(x, nv);  // only what pass 2 reads
-    if (input_act >= 0) stats[size_t(input_act)].add(x, nv);
-    for_each_piece(G, x, nv, [&](const Tensor& piece, size_t pnv) {
-      sess.observer = [&](int v, const Tensor& t) {
-        const Graph& pg = sess.planned_graph();
-        auto it = act_by_name.find(pg.values[size_t(v)].name);
-        if (it != act_by_name.end()) stats[size_t(it->second)].add(t, pnv);
-      };
-      sess.run({piece});
-    });
-    done += nv;
-    if (progress) progress("statistics", done, src.images);
+  // Built on first use: with every statistic and bias shift in s.cache no
+  // FP32 pass runs at all.
+  std::unique_ptr<Session> sess_owner;
+  auto session = [&]() -> Session& {
+    if (!sess_owner) {
+      Graph run_g = G;
+      size_t n_outputs = run_g.outputs.size();
+      for (const ActQuantizer& a : P.acts) run_g.outputs.push_back(a.value);
+      optimize_graph(run_g);
+      run_g.outputs.resize(n_outputs);
+      SessionOptions so;
+      so.threads = s.threads;
+      so.optimize = false;
+      sess_owner = std::make_unique<Session>(run_g, so);
+    }
+    return *sess_owner;
+  };
+  // Statistics an earlier calibration measured (s.cache) are taken as they are.
+  std::vector<char> known(P.acts.size(), 0);
+  size_t unknown = 0;
+  for (size_t i = 0; i < P.acts.size(); ++i) {
+    if (s.cache) {
+      auto it = s.cache->stats.find(G.values[size_t(P.acts[i].value)].name);
+      if (it != s.cache->stats.end() && it->second.want_hist == stats[i].want_hist) {
+        stats[i] = it->second;
+        known[i] = 1;
+        continue;
+      }
+    }
+    ++unknown;
   }
-  sess.observer = nullptr;
+  for (size_t i = 0; i < P.acts.size(); ++i)
+    if (known[i]) act_by_name.erase(G.values[size_t(P.acts[i].value)].name);
+  int input_act = G.inputs.empty() ? -1 : P.act_index(G.inputs[0]);
+  if (input_act >= 0 && known[size_t(input_act)]) input_act = -1;
+  BatchSpill spill(s.bias_correction && unknown > 0);
+  if (unknown > 0) {
+    Session& sess = session();
+    sess.observed.clear();
+    for (size_t i = 0; i < P.acts.size(); ++i)
+      if (!known[i]) sess.observed.insert(G.values[size_t(P.acts[i].value)].name);
+    sess.observed_layout = Session::ObservedLayout::AnyOrder;  // min / max / histograms need no channel order: no copies
+    size_t done = 0;
+    for (size_t b = 0; b < src.batches; ++b) {
+      size_t nv = 0;
+      Tensor x = src.get(b, nv);
+      if (done < s.bias_images || s.bias_images == 0) spill.put(x, nv);  // only what pass 2 reads
+      if (input_act >= 0) stats[size_t(input_act)].add(x, nv);
+      for_each_piece(G, x, nv, [&](const Tensor& piece, size_t pnv) {
+        sess.observer = [&](int v, const Tensor& t) {
+          const Graph& pg = sess.planned_graph();
+          auto it = act_by_name.find(pg.values[size_t(v)].name);
+          if (it != act_by_name.end()) stats[size_t(it->second)].add(t, pnv);
+        };
+        sess.run({piece});
+      });
+      done += nv;
+      if (progress) progress("statistics", done, src.images);
+    }
+    sess.observer = nullptr;
+    if (s.cache) {
+      ++s.cache->stats_passes;
+      for (size_t i = 0; i < P.acts.size(); ++i)
+        if (!known[i]) s.cache->stats[G.values[size_t(P.acts[i].value)].name] = stats[i];
+    }
+  }
   R.seconds_stats = seconds_since(t0);
   for (auto& st : stats) R.stats_state_bytes += st.state_bytes();
 
@@ -595,11 +630,28 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
     };
     std::vector<LayerBC> L;
     std::map<std::string, std::vector<size_t>> by_input;  // value name -> LayerBC indices
+    std::vector<std::pair<int, std::vector<double>>> known_shifts;  // from s.cache
+    std::map<int, std::string> shift_key;
     for (const WeightQuantizer& w : P.weights) {
       const Node& n = G.nodes[size_t(w.node)];
       if (n.op == "MatMul" || w.input != 1) continue;  // no bias input to correct
       int in_act = P.act_index(n.inputs[0]);
       if (in_act < 0) continue;
+      if (s.cache) {
+        // What the shift depends on: the layer, its input's quantizer, its
+        // weights' grid (the FP32 activations are the same in every call).
+        const QParams& q = gparams[size_t(P.acts[size_t(in_act)].group)];
+        const std::string key = n.name + "|" + qmode_name(q.mode) + " " + format_g(double(q.scale)) + " " +
+                                std::to_string(q.zero_point) + " " + format_g(double(q.range.lo)) + " " +
+                                format_g(double(q.range.hi)) + "|" + std::to_string(wq.at(w.node).qmax) + " " +
+                                std::to_string(wq.at(w.node).scales.size()) + " " + estimator_name(s.weight_estimator);
+        auto it = s.cache->shifts.find(key);
+        if (it != s.cache->shifts.end()) {
+          known_shifts.push_back({w.node, it->second});
+          continue;
+        }
+        shift_key[w.node] = key;
+      }
       by_input[G.values[size_t(n.inputs[0])].name].push_back(L.size());
       L.push_back({w.node, in_act, LayerMeanShift(G, w.node, G.const_of(n.inputs[1]), wq.at(w.node).dequantized)});
     }
@@ -635,37 +687,50 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
       for (size_t li : it->second) L[li].ms.add_part(t, fq, nv);
     };
     std::string input_name = G.inputs.empty() ? "" : G.values[size_t(G.inputs[0])].name;
-    sess.observed.clear();  // this pass reads layer inputs only
-    // Per-channel tap sums need the channel order: plain, or a layout they can read in place.
-    sess.observed_layout = Session::ObservedLayout::ChannelBlocked;
-    for (auto& [name, layers] : by_input) sess.observed.insert(name);
-    // A bounded subset: the first bias_images images (in calibration order)
-    // estimate the per-channel mean shifts; the statistics pass saw them all.
     const size_t bias_images = s.bias_images == 0 ? src.images : std::min(src.images, s.bias_images);
     R.bias_images = bias_images;
-    size_t bdone = 0;
-    for (size_t b = 0; b < src.batches && bdone < bias_images; ++b) {
-      Tensor x;
-      size_t bnv = 0;
-      if (!spill.get(b, x, bnv)) x = src.get(b, bnv);
-      bnv = std::min(bnv, bias_images - bdone);
-      for_each_piece(G, x, bnv, [&](const Tensor& piece, size_t pnv) {
-        nv = pnv;
-        feed(input_name, piece, Session::ChannelBlocking());
-        sess.observer = [&](int v, const Tensor& t) {
-          feed(sess.planned_graph().values[size_t(v)].name, t, sess.observed_blocking(v));
-        };
-        sess.run({piece});
-        sess.observer = nullptr;
-      });
-      for (LayerBC& l : L) l.ms.end_batch();
-      bdone += bnv;
-      if (progress) progress("bias correction", bdone, bias_images);
+    if (!L.empty()) {
+      Session& sess = session();
+      sess.observed.clear();  // this pass reads layer inputs only
+      // Per-channel tap sums need the channel order: plain, or a layout they can read in place.
+      sess.observed_layout = Session::ObservedLayout::ChannelBlocked;
+      for (auto& [name, layers] : by_input) sess.observed.insert(name);
+      // A bounded subset: the first bias_images images (in calibration order)
+      // estimate the per-channel mean shifts; the statistics pass saw them all.
+      size_t bdone = 0;
+      for (size_t b = 0; b < src.batches && bdone < bias_images; ++b) {
+        Tensor x;
+        size_t bnv = 0;
+        if (!spill.get(b, x, bnv)) x = src.get(b, bnv);
+        bnv = std::min(bnv, bias_images - bdone);
+        for_each_piece(G, x, bnv, [&](const Tensor& piece, size_t pnv) {
+          nv = pnv;
+          feed(input_name, piece, Session::ChannelBlocking());
+          sess.observer = [&](int v, const Tensor& t) {
+            feed(sess.planned_graph().values[size_t(v)].name, t, sess.observed_blocking(v));
+          };
+          sess.run({piece});
+          sess.observer = nullptr;
+        });
+        for (LayerBC& l : L) l.ms.end_batch();
+        bdone += bnv;
+        if (progress) progress("bias correction", bdone, bias_images);
+      }
+      if (s.cache) ++s.cache->bias_passes;
     }
+    std::vector<std::pair<int, std::vector<double>>> all_shifts = std::move(known_shifts);
     for (LayerBC& l : L) {
-      std::vector<double> shifts = l.ms.shift();
+      all_shifts.push_back({l.node, l.ms.shift()});
+      if (s.cache) s.cache->shifts[shift_key.at(l.node)] = all_shifts.back().second;
+    }
+    // in placement order, as without a cache (the report lists them so)
+    std::map<int, size_t> order;
+    for (const WeightQuantizer& w : P.weights) order.emplace(w.node, order.size());
+    std::stable_sort(all_shifts.begin(), all_shifts.end(),
+                     [&](const auto& x, const auto& y) { return order.at(x.first) < order.at(y.first); });
+    for (const auto& [node, shifts] : all_shifts) {
       if (shifts.empty()) continue;
-      const Node& n = G.nodes[size_t(l.node)];
+      const Node& n = G.nodes[size_t(node)];
       int64_t C = int64_t(shifts.size());
       std::vector<float> b = bias_vec(n, C);
       double beta = n.op == "Gemm" ? n.attr_f("beta", 1.f) : 1.0;
@@ -679,7 +744,7 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
         max_shift = std::max(max_shift, std::fabs(shift));
         sum_shift += std::fabs(shift);
       }
-      new_bias[l.node] = nb;
+      new_bias[node] = nb;
       jbias.push_back({{"node", n.name}, {"max_abs_shift", max_shift}, {"mean_abs_shift", sum_shift / double(C)}});
     }
     R.seconds_bias = seconds_since(t1);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +41,24 @@ namespace c8 {
 // of resnet50 / mobilenet_v2 under 2x one FP32 pass (bench/calib_cost.sh).
 constexpr size_t kDefaultBiasImages = 128;
 
+// What earlier calibrations of the same prepared FP32 graph, from the same
+// CalibSource with the same estimators and bias images, already measured:
+// each activation's statistics (FP32 values do not depend on which layers
+// are quantized) and each layer's bias shift (it depends only on the layer's
+// weights, its input's quantizer and the FP32 activations). AccuracyAware
+// calibrates dozens of variants that differ only in --ignore or the preset;
+// with a cache each one after the first runs no statistics or bias pass
+// whose results it already has. A calibration's output is a function of
+// these numbers, so a cache filled by one order of calls gives the same bits
+// on every run; it may differ in the last bits from a fresh calibration with
+// the same settings (a different set of observed tensors changes which
+// layers the FP32 pass fuses, and so its rounding).
+struct CalibCache {
+  std::map<std::string, TensorStats> stats;           // activation value name -> statistics
+  std::map<std::string, std::vector<double>> shifts;  // layer + its quantizers -> per-channel bias shift
+  size_t stats_passes = 0, bias_passes = 0;           // passes actually run (the rest came from here)
+};
+
 struct CalibSettings {
   std::string preset = "performance";                // or "mixed"
   Estimator act_estimator = Estimator::MeanMinMax;   // POT's default for activations
@@ -59,6 +78,7 @@ struct CalibSettings {
   size_t bias_images = kDefaultBiasImages;
   std::vector<std::string> ignore;                   // node names or op types kept FP32
   int threads = 1;
+  CalibCache* cache = nullptr;                       // reuse / record statistics and bias shifts
 };
 
 // Calibration data, streamed batch by batch.

@@ -77,7 +77,7 @@ TEST(AccuracyAwareCli, RefusesWhatItCannotDecideOn) {
   };
   const std::vector<Case> cases = {
       {"--dataset '" + shared("data/voc2012-seg-3/images") + "'", "accuracy-aware needs an annotated data set"},
-      {"--dataset '" + shared("data/indoor-det-85") + "'", "classification data sets so far"},
+      {"--dataset '" + shared("data/indoor-det-85") + "'", "no detect decoder fits its output"},
       {"--dataset '" + kData + "' --calib-range 0:200 --holdout 300", "--holdout 300: leaves none"},
       {"--dataset '" + kData + "' --calib-range 0:200 --holdout 12x", "--holdout 12x: expected"},
       {"--dataset '" + kData + "' --calib-range 0:200 --validate-range 0:0", "--validate-range 0:0: range '0:0' selects no images"},
@@ -91,4 +91,42 @@ TEST(AccuracyAwareCli, RefusesWhatItCannotDecideOn) {
     EXPECT_FALSE(fs::exists(out)) << c.args;
   }
   fs::remove_all(dir);
+}
+
+// Detection and segmentation decide on their task's metric (mAP@0.5, mIoU),
+// scored like evaluate scores them: the FP32 figure equals evaluate's on the
+// same images, and so does the written model's. A loose bound stops at the
+// Default model (two evaluations: FP32 and Default).
+TEST(AccuracyAwareCli, DetectionAndSegmentationDecideOnTheirMetric) {
+  struct Case {
+    std::string model, data, pre, calib, range, metric, task;
+  };
+  const std::vector<Case> cases = {
+      {"models/fastestdet_coco_352.onnx", "data/indoor-det-85", " --size 352x352 --mean 0 --std 255 --color bgr", "0:40",
+       "40:85", "map50", "detect"},
+      {"models/deeplabv3_mnv2_dm05_voc_257.onnx", "data/voc2012-seg-3", " --size 257x257 --mean 127.5 --std 127.5", "0:1",
+       "1:3", "miou", "segment"},
+  };
+  for (const Case& c : cases) {
+    const std::string model = shared(c.model), data = shared(c.data);
+    if (!fs::exists(model) || !fs::exists(data)) GTEST_SKIP() << model << " or " << data << " not present";
+    const std::string dir = temp_dir(), out = dir + "/aa.onnx";
+    const CmdResult r = calibr8("calibrate '" + model + "' --dataset '" + data + "' --calib-range " + c.calib + " -o '" +
+                                out + "' --method accuracy-aware --max-drop 50 --json" + c.pre);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const nlohmann::json a = nlohmann::json::parse(r.out)["accuracy_aware"];
+    EXPECT_EQ(a["metric"], c.metric);
+    EXPECT_EQ(a["task"], c.task);
+    EXPECT_TRUE(a["met"].get<bool>());
+    EXPECT_EQ(a["evaluations"], 2);
+    for (const auto& [file, key] : {std::pair{model, "fp32"}, std::pair{out, "final"}}) {
+      const CmdResult e = calibr8("evaluate '" + file + "' --dataset '" + data + "' --range " + c.range + " --json" + c.pre);
+      ASSERT_EQ(e.code, 0) << e.err;
+      const nlohmann::json ej = nlohmann::json::parse(e.out);
+      EXPECT_EQ(ej["metric"], c.metric);
+      EXPECT_NEAR(ej[c.metric].get<double>(), a[key].get<double>(), 1e-9) << file;
+      EXPECT_GT(ej[c.metric].get<double>(), 0.1) << file << ": too low to tell a wrong decoder from a right one";
+    }
+    fs::remove_all(dir);
+  }
 }

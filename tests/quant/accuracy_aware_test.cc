@@ -31,23 +31,38 @@ Graph chain() {
 
 CalibSource images(size_t n) { return c8test::random_source(n, 1, 500); }
 
+// chain() with layer c2 made quantization-hostile: channel 0 of its input
+// (c1's output) sits near 400 where the others stay near 1, so one 8-bit
+// scale for the tensor leaves the other channels a level or two; c2 ignores
+// channel 0 (zero weights), so in FP32 the outlier costs nothing.
+Graph chain_with_outlier() {
+  Graph g = chain();
+  for (size_t i = 0; i < g.values.size(); ++i) {
+    Value& val = g.values[i];
+    if (!val.constant) continue;
+    Tensor& t = *val.constant;
+    if (val.name == "c1.b") t.data<float>()[0] = 400.f;
+    if (val.name == "c2.w")  // [8 out, 8 in, 3, 3]: input channel 0 of every filter
+      for (int64_t o = 0; o < 8; ++o)
+        for (int64_t k = 0; k < 9; ++k) t.data<float>()[(o * 8 + 0) * 9 + k] = 0.f;
+  }
+  return g;
+}
+
 struct Fixture {
-  Graph g = prepare_for_calibration(chain());
+  Graph g;
   std::vector<Tensor> inputs;
-  std::vector<std::vector<float>> ref;
+  std::vector<ImageOutputs> ref;
   size_t runs = 0;
   Validation v;
-  explicit Fixture(size_t n = 24) {
+  explicit Fixture(size_t n = 24, const Graph& model = chain()) : g(prepare_for_calibration(model)) {
     for (size_t i = 0; i < n; ++i) inputs.push_back(c8test::randn_like({1, 3, 8, 8}, 900 + i, 2.f));
     v.images = n;
     v.run = [this](const Graph& m, const std::vector<size_t>& rows) {
       ++runs;
       Session s(m);
-      std::vector<std::vector<float>> o;
-      for (size_t r : rows) {
-        const Tensor y = s.run({inputs[r]})[0];
-        o.emplace_back(y.data<float>(), y.data<float>() + y.numel());
-      }
+      std::vector<ImageOutputs> o;
+      for (size_t r : rows) o.push_back(s.run({inputs[r]}));
       return o;
     };
     ref = v.run(g, [&] {
@@ -55,13 +70,15 @@ struct Fixture {
       for (size_t i = 0; i < n; ++i) all[i] = i;
       return all;
     }());
-    v.metric = [this](const std::vector<std::vector<float>>& outs, const std::vector<size_t>& rows) {
+    v.metric = [this](const std::vector<ImageOutputs>& outs, const std::vector<size_t>& rows) {
       double e = 0;
       for (size_t k = 0; k < rows.size(); ++k) {
         double num = 0, den = 0;
-        for (size_t j = 0; j < outs[k].size(); ++j) {
-          num += (outs[k][j] - ref[rows[k]][j]) * (outs[k][j] - ref[rows[k]][j]);
-          den += ref[rows[k]][j] * ref[rows[k]][j];
+        const float* y = outs[k][0].data<float>();
+        const float* r = ref[rows[k]][0].data<float>();
+        for (int64_t j = 0; j < outs[k][0].numel(); ++j) {
+          num += (y[j] - r[j]) * (y[j] - r[j]);
+          den += r[j] * r[j];
         }
         e += num / den;
       }
@@ -125,7 +142,7 @@ TEST(AccuracyAware, UnreachableBoundEndsNotMetWithTheBestModel) {
   // The stand-in metric punishes every quantized model the same: no revert helps.
   auto base = f.v.metric;
   size_t calls = 0;
-  f.v.metric = [&](const std::vector<std::vector<float>>& o, const std::vector<size_t>& rows) {
+  f.v.metric = [&](const std::vector<ImageOutputs>& o, const std::vector<size_t>& rows) {
     return calls++ == 0 ? base(o, rows) : base(o, rows) - 0.5;
   };
   const AccuracyAwareResult r = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, settings(0.01));
@@ -164,6 +181,67 @@ TEST(AccuracyAware, TryMixedStepsBeforeRevertingLayers) {
   // the preset kept is the better Default of the two
   EXPECT_EQ(r.preset, r.steps[1].metric > r.steps[0].metric ? "mixed" : "performance");
   EXPECT_GE(r.calibrations, 2u);
+}
+
+TEST(AccuracyAware, TheHostileLayerIsRevertedFirst) {
+  Fixture f(24, chain_with_outlier());
+  const AccuracyAwareResult d = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, settings(1.0));
+  const double drop = d.fp32 - d.start;
+  ASSERT_GT(drop, 1e-3) << "the outlier costs nothing in INT8: the test would prove nothing";
+  const AccuracyAwareResult r = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, settings(drop / 2));
+  ASSERT_FALSE(r.reverted.empty());
+  EXPECT_EQ(r.reverted[0], "c2");
+  EXPECT_EQ(r.ranking[0]["layer"], "c2");
+  // The sensitivity table says the same on its own: c2 quantized alone moves
+  // the output most.
+  ASSERT_TRUE(r.sensitivity.is_array());
+  ASSERT_EQ(r.sensitivity.size(), r.layers);
+  std::string worst;
+  double worst_nmse = -1;
+  for (const auto& e : r.sensitivity) {
+    EXPECT_GE(e["cosine"].get<double>(), -1.0);
+    EXPECT_LE(e["cosine"].get<double>(), 1.0 + 1e-9);
+    if (e["nmse"].get<double>() > worst_nmse) worst_nmse = e["nmse"].get<double>(), worst = e["layer"].get<std::string>();
+  }
+  EXPECT_EQ(worst, "c2");
+  EXPECT_EQ(r.sensitivity_passes, r.layers);
+}
+
+TEST(AccuracyAware, SensitivityCountsSaturatedInputs) {
+  // c1 reads the image; its quantizer's range is estimated by the mean of
+  // per-image min / max, so the largest pixels of some images saturate. With
+  // the ranking subset equal to every image, the rate is known exactly.
+  Fixture f(24);
+  AccuracyAwareSettings a = settings(1.0);
+  a.ranking_images = 24;
+  const AccuracyAwareResult r = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, a);
+  ASSERT_TRUE(r.sensitivity.is_array());
+  const nlohmann::json* c1 = nullptr;
+  for (const auto& e : r.sensitivity)
+    if (e["layer"] == "c1") c1 = &e;
+  ASSERT_NE(c1, nullptr);
+  ASSERT_TRUE((*c1)["overflow_rate"].is_number()) << "c1's input quantizer was not found";
+  // the quantizer's grid, from the Default model: value x saturates beyond
+  // the ends by more than half a step
+  const Graph& q = r.default_model;
+  double scale = 0, zp = 0, qmin = 0, qmax = 255;
+  for (const Node& n : q.nodes)
+    if (n.op == "QuantizeLinear" && q.values[size_t(n.inputs[0])].name == "image") {
+      scale = q.const_of(n.inputs[1]).cast(DType::F32).data<float>()[0];
+      const Tensor& z = q.const_of(n.inputs[2]);
+      if (z.dtype == DType::I8) qmin = -128, qmax = 127;
+      zp = z.cast(DType::F32).data<float>()[0];
+    }
+  ASSERT_GT(scale, 0);
+  const double lo = (qmin - zp - 0.5) * scale, hi = (qmax - zp + 0.5) * scale;
+  size_t over = 0, all = 0;
+  for (const Tensor& x : f.inputs)
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      over += x.data<float>()[i] < lo || x.data<float>()[i] > hi;
+      ++all;
+    }
+  EXPECT_GT(over, 0u) << "no pixel saturates: the test would not see a wrong count";
+  EXPECT_DOUBLE_EQ((*c1)["overflow_rate"].get<double>(), double(over) / double(all));
 }
 
 TEST(AccuracyAware, RefusesBadSettings) {
