@@ -41,6 +41,27 @@ size_t parse_holdout(const std::string& spec, size_t n) {
 
 }  // namespace
 
+std::vector<size_t> validation_images(const Dataset& ds, const std::string& dataset, const std::string& validate_range,
+                                      bool same_as_calibration, size_t calib_first, size_t calib_last) {
+  std::vector<size_t> img;
+  if (!validate_range.empty()) {
+    size_t f = 0, l = 0;
+    try {
+      std::tie(f, l) = parse_index_range(validate_range, ds.size());
+    } catch (const Error& e) {
+      throw Error("--validate-range " + validate_range + ": " + e.what());
+    }
+    for (size_t i = f; i < l; ++i) img.push_back(i);
+  } else {
+    for (size_t i = 0; i < ds.size(); ++i)
+      if (!(same_as_calibration && i >= calib_first && i < calib_last)) img.push_back(i);
+  }
+  if (img.empty())
+    throw Error(dataset + ": no validation images outside the calibration images (give --validate-range or " +
+                "--calib-range)");
+  return img;
+}
+
 AccuracyAwareRun run_accuracy_aware(const Graph& fp32, const std::string& model_path, const CalibSource& calib,
                                     const CalibSettings& s, const Preprocess& p, const ImageInput& in,
                                     const AccuracyAwareArgs& a, const AccuracyAwareProgress& progress) {
@@ -84,24 +105,8 @@ AccuracyAwareRun run_accuracy_aware(const Graph& fp32, const std::string& model_
                 " (--task)");
   const bool classify = task.task == Task::Classify;
 
-  // The validation images: --validate-range, else every image the
-  // calibration did not see.
-  std::vector<size_t> img;
-  if (!a.validate_range.empty()) {
-    size_t f = 0, l = 0;
-    try {
-      std::tie(f, l) = parse_index_range(a.validate_range, ds->size());
-    } catch (const Error& e) {
-      throw Error("--validate-range " + a.validate_range + ": " + e.what());
-    }
-    for (size_t i = f; i < l; ++i) img.push_back(i);
-  } else {
-    for (size_t i = 0; i < ds->size(); ++i)
-      if (!(a.same_as_calibration && i >= a.calib_first && i < a.calib_last)) img.push_back(i);
-  }
-  if (img.empty())
-    throw Error(a.dataset + ": no validation images outside the calibration images (give --validate-range or " +
-                "--calib-range)");
+  const std::vector<size_t> img =
+      validation_images(*ds, a.dataset, a.validate_range, a.same_as_calibration, a.calib_first, a.calib_last);
   size_t overlap = 0;
   if (a.same_as_calibration)
     for (size_t i : img) overlap += i >= a.calib_first && i < a.calib_last;

@@ -6,6 +6,9 @@
 
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "eval/datasets/dataset.h"
 
 #include "eval/evaluator.h"
 #include "eval/preprocess.h"
@@ -33,6 +36,13 @@ struct AccuracyAwareRun {
   std::string text;       // the lines printed without --json
   std::string summary;    // one line: FP32, final, drop, bound
 };
+
+// The images a calibrated model is validated on: --validate-range A:B of the
+// data set, else every image outside the calibration range when the
+// calibration images come from the same data set (all of them otherwise).
+// Throws c8::Error naming the flag when none are left.
+std::vector<size_t> validation_images(const Dataset& ds, const std::string& dataset, const std::string& validate_range,
+                                      bool same_as_calibration, size_t calib_first, size_t calib_last);
 
 AccuracyAwareRun run_accuracy_aware(const Graph& fp32, const std::string& model_path, const CalibSource& calib,
                                     const CalibSettings& s, const Preprocess& p, const ImageInput& in,

@@ -17,6 +17,10 @@
 #include "cli/outputs.h"
 #include "eval/evaluator.h"
 #include "eval/subset.h"
+#include "eval/task.h"
+#include "eval/task_eval.h"
+#include "runtime/session.h"
+#include "runtime/tuning.h"
 #include "ir/onnx_export.h"
 #include "quant/calibrate.h"
 #include "cli/accuracy_aware_run.h"
@@ -34,6 +38,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     std::vector<std::string> ignore;
     std::string target = "auto";
     bool no_bias = false, json = false, pseudo_labels = false, try_mixed = false, no_sensitivity = false;
+    bool validate = false;
     double max_drop = 1.0;
     std::string drop_type = "absolute", validate_range, holdout, ranking = "accuracy";
     std::string weight_granularity = "per-channel";
@@ -60,7 +65,11 @@ CommandAction add_calibrate_command(CLI::App& app) {
   cmd->add_option("--drop-type", o->drop_type, "accuracy-aware: absolute (default) or relative")
       ->check(CLI::IsMember({"absolute", "relative"}));
   cmd->add_option("--validate-range", o->validate_range,
-                  "accuracy-aware: images [A, B) of --dataset to decide on (default: those outside --calib-range)");
+                  "images [A, B) of --dataset to validate on (accuracy-aware decides on them; default: those outside "
+                  "--calib-range)");
+  cmd->add_flag("--validate", o->validate,
+                "default method: also run the FP32 and the INT8 model on the validation images and report the task's "
+                "metric of both (top-1, mAP@0.5 or mIoU) and the drop");
   cmd->add_option("--holdout", o->holdout,
                   "accuracy-aware: keep the last N (or N%) decision images out of every decision and report the drop "
                   "on them");
@@ -178,6 +187,32 @@ CommandAction add_calibrate_command(CLI::App& app) {
       }
       bar->update(done);
     };
+    // --validate: what it needs is checked before the calibration runs.
+    decltype(open_dataset(val_path)) own_vds;
+    const Dataset* vds = nullptr;
+    std::vector<size_t> vimg;
+    TaskChoice vtask;
+    const int vb = geo.batch > 0 ? int(geo.batch) : std::min(batch, 8);
+    SessionOptions vso;
+    vso.threads = o->threads;
+    vso.tune = parse_tune(o->tune);
+    vso.name = m.path;
+    std::unique_ptr<Session> s_fp32;
+    if (o->validate && o->method != "accuracy-aware") {
+      if (val_path.empty()) throw Error("--validate needs --dataset (the annotated images to validate on)");
+      vds = ds.get();
+      if (val_path != calib_path) {
+        own_vds = open_dataset(val_path);
+        vds = own_vds.get();
+      }
+      vimg = validation_images(*vds, val_path, o->validate_range, same_as_validation && !o->calib_range.empty(), first, last);
+      std::string missing;
+      if (!has_annotations(*vds, vimg, &missing))
+        throw Error(val_path + ": " + missing + "; --validate needs an annotated data set (labels.txt, class folders, "
+                    "IDX, VOC XML boxes, COCO JSON, PNG masks)");
+      s_fp32 = std::make_unique<Session>(g, vso);
+      vtask = choose_task(*vds, m.path, output_shapes(*s_fp32, in, vb), o->task, o->adapter);
+    }
     CalibResult r;
     std::unique_ptr<AccuracyAwareRun> aa;
     if (o->method == "accuracy-aware") {
@@ -206,6 +241,40 @@ CommandAction add_calibrate_command(CLI::App& app) {
       r = calibrate_graph(g, src, s, show);
     }
     if (bar) bar->finish();
+    // DL Workbench's calibration ends with the accuracy of both models: the
+    // task's metric on the validation images, FP32 and INT8, in one pass each.
+    nlohmann::json validation;
+    if (o->validate && !aa) {
+      Session s_int8(r.graph, vso);
+      const TaskChoice& task = vtask;
+      output_shapes(s_int8, in, vb);  // plans it: the scorers read its output names
+      std::unique_ptr<Progress> vbar;
+      auto vshow = [&](const std::string& what, size_t done, size_t total) {
+        if (!vbar) vbar = std::make_unique<Progress>(what, total);
+        vbar->update(done);
+      };
+      const TaskMetrics f = evaluate_task(*s_fp32, *vds, vimg, p, in, vb, task,
+                                          [&](size_t d, size_t t) { vshow("validate FP32", d, t); }, geo.batch > 0);
+      if (vbar) vbar->finish(), vbar.reset();
+      const TaskMetrics q = evaluate_task(s_int8, *vds, vimg, p, in, vb, task,
+                                          [&](size_t d, size_t t) { vshow("validate INT8", d, t); }, geo.batch > 0);
+      if (vbar) vbar->finish();
+      validation = {{"dataset", val_path},
+                    {"images", vimg.size()},
+                    {"first_image", vimg.front()},
+                    {"last_image", vimg.back()},
+                    {"task", task_name(task.task)},
+                    {"adapter", task.adapter},
+                    {"task_from", task.reason},
+                    {"metric", f.metric},
+                    {"metric_label", metric_label(f.metric)},
+                    {"fp32", f.value},
+                    {"int8", q.value},
+                    {"drop", f.value - q.value},
+                    {"fp32_metrics", f.metrics},
+                    {"int8_metrics", q.metrics},
+                    {"seconds", f.seconds + q.seconds}};
+    }
     double t_save = now_seconds();
     record_model_defaults(r.graph, p, m.is_default && o->dataset.empty() ? val_path : std::string());
     // Serialized and checked before anything is written, so that no failure
@@ -235,6 +304,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     rep["seconds"]["save"] = save_s;
     rep["seconds"]["wall"] = now_seconds() - t_start;
     rep["op_histogram"] = r.graph.op_histogram();
+    if (!validation.is_null()) rep["validation"] = validation;
     if (aa) {
       rep["accuracy_aware"] = aa->report;
       rep["settings"]["method"] = "accuracy-aware";
@@ -261,6 +331,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
                           {"settings", rep["settings"]}};
       if (!o->report.empty()) j["report"] = o->report;
       if (aa) j["accuracy_aware"] = aa->report;
+      if (!validation.is_null()) j["validation"] = validation;
       print_json(j);
     } else {
       const std::string tgt = rep["settings"]["target"].get<std::string>();
@@ -279,6 +350,12 @@ CommandAction add_calibrate_command(CLI::App& app) {
                   idx.size(),
                   calib_path.c_str(), wq, aq, r.placement.groups.size(), r.seconds_stats, r.seconds_bias,
                   now_seconds() - t_start);
+      if (!validation.is_null()) {
+        const std::string label = validation["metric_label"].get<std::string>();
+        std::printf("validation  %s FP32 %.2f %%, INT8 %.2f %% (drop %.2f pt) on %zu images of %s\n", label.c_str(),
+                    100 * validation["fp32"].get<double>(), 100 * validation["int8"].get<double>(),
+                    100 * validation["drop"].get<double>(), validation["images"].get<size_t>(), val_path.c_str());
+      }
     }
     if (aa && !aa->result.met)
       throw Error("accuracy-aware: the drop stays above the bound with every layer that helps given back to FP32 (" +
