@@ -141,10 +141,13 @@ AccuracyAwareRun run_accuracy_aware(const Graph& fp32, const std::string& model_
     // the same --tune (kernel choice changes no bits among exact INT8 kernels,
     // but --tune off runs depthwise INT8 as FP32 on AVX-512, with its own
     // rounding), so the metric decided on is the metric the user measures.
+    // full times kernels once (the first session), then reads the cache like
+    // cached: re-timing every candidate could flip an FP32 layer between
+    // direct and Winograd convolution mid-search, and with it the last bits.
     SessionOptions so;
     so.threads = a.threads;
     so.name = model_path;
-    so.tune = tune;
+    so.tune = tune == Tune::Full && !fp32_outputs.empty() ? Tune::Cached : tune;
     Session sess(g, so);
     std::vector<ImageOutputs> outs;
     const size_t b = size_t(std::max(1, a.batch));
@@ -220,7 +223,16 @@ AccuracyAwareRun run_accuracy_aware(const Graph& fp32, const std::string& model_
       AgreementScorer ag(names, &task, p, in, ds->class_names().size());
       for (size_t k = 0; k < rows.size(); ++k) ag.add(ref[k], outs[k], sizes[rows[k]].first, sizes[rows[k]].second);
       const nlohmann::json r = ag.result();
-      return r.contains(metric_key) && r[metric_key].is_number() ? r[metric_key].get<double>() : 0.0;
+      // Nothing to agree on (no confident FP32 box, no pixel): every model
+      // would score the same and any bound be "met".
+      if (!rows.empty() && ((r.contains("reference_boxes") && r["reference_boxes"] == 0) ||
+                            !(r.contains(metric_key) && r[metric_key].is_number())))
+        throw Error(a.dataset + ": the FP32 model " +
+                    (task.task == Task::Detect ? "finds no box scoring >= " + fmt("%.2f", kPseudoTruthScore)
+                                               : std::string("classifies no pixel")) +
+                    " on the decision images, so its pseudo-labels score nothing (check --size / --mean / --std / "
+                    "--color)");
+      return r[metric_key].get<double>();
     };
   }
   const int64_t sample_batch = a.fixed_batch ? a.batch : 1;

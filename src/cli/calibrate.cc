@@ -75,7 +75,8 @@ CommandAction add_calibrate_command(CLI::App& app) {
                   "on them");
   cmd->add_option("--ranking", o->ranking,
                   "accuracy-aware: accuracy (NNCF's order, default; reproducible bit for bit) or performance (accuracy gain "
-                  "per ms the revert gives back, measured on this machine, so runs may differ)")
+                  "per ms the revert gives back, timed on this machine once and kept in the tuning cache: the same "
+                  "choices on every later run here with --tune cached)")
       ->check(CLI::IsMember({"performance", "accuracy"}));
   add_tune_option(cmd, &o->tune);
   cmd->add_flag("--try-mixed", o->try_mixed,
@@ -212,6 +213,9 @@ CommandAction add_calibrate_command(CLI::App& app) {
                     "IDX, VOC XML boxes, COCO JSON, PNG masks)");
       s_fp32 = std::make_unique<Session>(g, vso);
       vtask = choose_task(*vds, m.path, output_shapes(*s_fp32, in, vb), o->task, o->adapter);
+      Task ann;
+      if (annotation_task(*vds, ann) && ann != vtask.task)
+        throw Error(val_path + ": its annotations score " + task_name(ann) + ", not " + task_name(vtask.task) + " (--task)");
     }
     CalibResult r;
     std::unique_ptr<AccuracyAwareRun> aa;

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "eval/agreement.h"
+#include "ir/onnx_export.h"
 #include "runtime/session.h"
 
 namespace c8 {
@@ -26,7 +27,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // as compare reports them), averaged over the outputs so that a detector's
 // box coordinates (pixels) do not drown its scores (0..1); an output whose
 // shape changed (a post-NMS box list) counts as wholly different (cosine 0,
-// NMSE 1).
+// NMSE 1), and no output counts for more than that.
 void output_similarity(const ImageOutputs& ref, const ImageOutputs& x, double& cosine, double& nmse) {
   cosine = 1;
   nmse = 0;
@@ -41,7 +42,9 @@ void output_similarity(const ImageOutputs& ref, const ImageOutputs& x, double& c
     double c1 = 0, e1 = 0, max_abs = 0;
     similarity(a.data<float>(), b.data<float>(), size_t(a.numel()), c1, e1, max_abs);
     cs += c1;
-    e += e1;
+    // at most 1, as a wholly different output: an output that is all zeros in
+    // FP32 (a zero-padded box list) would otherwise divide by ~0 and drown the rest
+    e += std::min(e1, 1.0);
   }
   cosine = cs / double(ref.size());
   nmse = e / double(ref.size());
@@ -67,7 +70,7 @@ std::vector<ImageOutputs> pick(const std::vector<ImageOutputs>& all, const std::
 
 // Milliseconds per run of each node (by name), median-free: the mean of a
 // few profiled runs after a warm-up; enough to order layers by cost.
-std::map<std::string, double> node_times(const Graph& g, const Tensor& x, int threads, Tune tune) {
+std::map<std::string, double> measure_node_times(const Graph& g, const Tensor& x, int threads, Tune tune) {
   SessionOptions so;
   so.threads = threads;
   so.tune = tune;
@@ -165,6 +168,26 @@ nlohmann::json sensitivity_of(const Graph& g_in, const std::string& layer, const
                       {"nmse", images ? nmse_sum / double(images) : 0.0}};
   j["overflow_rate"] = values ? nlohmann::json(double(over) / double(values)) : nlohmann::json();
   return j;
+}
+
+// measure_node_times, kept per machine and model in the kernel tuning cache
+// (runtime/tuning.h) as kernel choices are: timings differ from run to run,
+// so without it two performance-ranked runs of one model could give back
+// different layers. With --tune cached a second run reads the first run's
+// times and makes the same choices; full measures again (and stores); off
+// measures and keeps nothing.
+std::map<std::string, double> node_times(const Graph& g, const Tensor& x, int threads, Tune tune) {
+  if (tune == Tune::Off) return measure_node_times(g, x, threads, tune);
+  const std::string machine = machine_signature() + "|threads " + std::to_string(threads);
+  const std::string key = std::string("accuracy-aware node times|") +
+                          std::to_string(std::hash<std::string>{}(onnx_bytes(g))) + "|" + shape_str(x.shape);
+  TuneRecord r;
+  if (tune == Tune::Cached && tuning_cache::find(machine, key, &r) && !r.ms.empty()) return r.ms;
+  r.winner = "";
+  r.ms = measure_node_times(g, x, threads, tune);
+  tuning_cache::put(machine, key, r);
+  tuning_cache::save();
+  return r.ms;
 }
 
 }  // namespace
@@ -267,6 +290,12 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
     base_err = mean_nmse(rank_ref, pick(cur_out, order));
   }
   if (a.sensitivity && !layers.empty()) {
+    // On a copy of the cache: the table's variants must not leave bias
+    // shifts the search then reuses, or skipping the table (--no-sensitivity)
+    // would change the model the search writes.
+    CalibCache table_cache = cache;
+    CalibCache* search_cache = base.cache;
+    base.cache = &table_cache;
     std::vector<std::string> others;
     R.sensitivity = nlohmann::json::array();
     for (size_t li = 0; li < layers.size(); ++li) {
@@ -280,6 +309,9 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
       ++R.sensitivity_passes;
     }
     if (progress) progress("layer sensitivity", layers.size(), layers.size());
+    base.cache = search_cache;
+    cache.stats_passes = table_cache.stats_passes;  // the passes the table ran count too
+    cache.bias_passes = table_cache.bias_passes;
   }
 
   if (cur < R.bound - kTol && !layers.empty()) {
@@ -328,20 +360,38 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
     // ---- revert in rank order until the bound is met ----
     std::vector<std::string> reverted;
     std::vector<double> bought;  // what each kept revert added to the metric
-    for (size_t ci = 0; ci < cands.size() && cur < R.bound - kTol; ++ci) {
-      if (progress) progress("reverting layers", ci, cands.size());
-      if (cands[ci].gain <= 0) break;  // nothing left that brings the output closer to FP32
-      std::vector<std::string> trial = reverted;
-      trial.push_back(cands[ci].layer);
-      CalibResult c = calibrate(trial);
-      const double m = evaluate(c.graph);
-      const bool keep = m >= cur - kTol;  // POT: a revert that lowers accuracy is undone
-      R.steps.push_back({cands[ci].layer, m, R.fp32 - m, keep});
-      if (!keep) continue;
-      reverted = std::move(trial);
-      bought.push_back(m - cur);
-      cur = m;
-      R.model = std::move(c);
+    // POT undoes a revert that lowered accuracy and re-ranks. A revert judged
+    // on a few hundred images is often undone by one or two images of noise,
+    // and the same layer helps once others are back in FP32: while a pass
+    // over the candidates kept something and the bound is not met, the
+    // undone ones are tried again, in rank order, from the new state (no new
+    // ranking passes; each try is one evaluation).
+    std::vector<size_t> todo;
+    for (size_t ci = 0; ci < cands.size() && cands[ci].gain > 0; ++ci) todo.push_back(ci);  // gain <= 0: no closer to FP32
+    for (bool progressed = true; progressed && !todo.empty() && cur < R.bound - kTol;) {
+      progressed = false;
+      std::vector<size_t> undone;
+      for (size_t ti = 0; ti < todo.size(); ++ti) {
+        if (cur >= R.bound - kTol) break;
+        const size_t ci = todo[ti];
+        if (progress) progress("reverting layers", ti, todo.size());
+        std::vector<std::string> trial = reverted;
+        trial.push_back(cands[ci].layer);
+        CalibResult c = calibrate(trial);
+        const double m = evaluate(c.graph);
+        const bool keep = m >= cur - kTol;  // POT: a revert that lowers accuracy is undone
+        R.steps.push_back({cands[ci].layer, m, R.fp32 - m, keep});
+        if (!keep) {
+          undone.push_back(ci);
+          continue;
+        }
+        progressed = true;
+        reverted = std::move(trial);
+        bought.push_back(m - cur);
+        cur = m;
+        R.model = std::move(c);
+      }
+      todo = std::move(undone);
     }
     // A kept revert that changed nothing measurable (POT keeps it) costs
     // speed for no accuracy: once the bound is met, each is tried back in

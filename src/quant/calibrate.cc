@@ -641,9 +641,11 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
         // What the shift depends on: the layer, its input's quantizer, its
         // weights' grid (the FP32 activations are the same in every call).
         const QParams& q = gparams[size_t(P.acts[size_t(in_act)].group)];
-        const std::string key = n.name + "|" + qmode_name(q.mode) + " " + format_g(double(q.scale)) + " " +
-                                std::to_string(q.zero_point) + " " + format_g(double(q.range.lo)) + " " +
-                                format_g(double(q.range.hi)) + "|" + std::to_string(wq.at(w.node).qmax) + " " +
+        // exact values (%a): a grid that differs in the last bit is another grid
+        char grid[128];
+        std::snprintf(grid, sizeof grid, "%s %a %d %a %a", qmode_name(q.mode), double(q.scale), q.zero_point,
+                      double(q.range.lo), double(q.range.hi));
+        const std::string key = n.name + "|" + grid + "|" + std::to_string(wq.at(w.node).qmax) + " " +
                                 std::to_string(wq.at(w.node).scales.size()) + " " + estimator_name(s.weight_estimator);
         auto it = s.cache->shifts.find(key);
         if (it != s.cache->shifts.end()) {

@@ -59,10 +59,13 @@ TEST(CalibrateValidate, RefusesWhatCannotBeScored) {
       {"--dataset '" + shared("data/indoor-det-85") + "' --calib-range 0:40", "no detect decoder fits"},
       {"--dataset '" + shared("data/imagenet-sample-500") + "' --calib-range 0:200 --validate-range 9:3",
        "--validate-range 9:3"},
+      {"--dataset '" + shared("data/imagenet-sample-500") + "' --calib-range 0:200 --task segment --adapter "
+       "segmentation_logits", "does not fit --adapter segmentation_logits"},
   };
   for (const Case& c : cases) {
     const CmdResult r = calibr8("calibrate '" + model + "' " + c.args + " --validate -o '" + out + "'" + pre);
     EXPECT_NE(r.code, 0) << c.args;
+    ASSERT_NE(r.err.find("error"), std::string::npos) << r.err;
     EXPECT_EQ(count_lines(r.err.substr(r.err.find("error"))), 1) << r.err;
     EXPECT_NE(r.err.find(c.want), std::string::npos) << c.args << "\n" << r.err;
     EXPECT_FALSE(fs::exists(out)) << c.args;

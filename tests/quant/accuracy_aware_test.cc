@@ -6,6 +6,8 @@
 // twice (no dependence on timing in accuracy-only mode).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include "base/error.h"
@@ -242,6 +244,36 @@ TEST(AccuracyAware, SensitivityCountsSaturatedInputs) {
     }
   EXPECT_GT(over, 0u) << "no pixel saturates: the test would not see a wrong count";
   EXPECT_DOUBLE_EQ((*c1)["overflow_rate"].get<double>(), double(over) / double(all));
+}
+
+TEST(AccuracyAware, PerformanceRankingReusesItsTimings) {
+  // Per-node times vary from run to run; kept in the tuning cache, the second
+  // run on this machine reads the first run's and ranks the same way.
+  char tmpl[] = "/tmp/c8_aa_cacheXXXXXX";
+  const char* dir = mkdtemp(tmpl);
+  ASSERT_NE(dir, nullptr);
+  setenv("XDG_CACHE_HOME", dir, 1);
+  struct Restore {  // also when an assertion ends the test early
+    std::string dir;
+    ~Restore() {
+      unsetenv("XDG_CACHE_HOME");
+      std::filesystem::remove_all(dir);
+    }
+  } restore{dir};
+  Fixture f;
+  f.v.sample_input = [&f]() { return f.inputs[0]; };
+  const AccuracyAwareResult d = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, settings(1.0));
+  AccuracyAwareSettings a = settings((d.fp32 - d.start) / 2);
+  a.performance_aware = true;
+  a.tune = Tune::Cached;
+  const AccuracyAwareResult r1 = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, a);
+  const AccuracyAwareResult r2 = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, a);
+  ASSERT_EQ(r1.ranking.size(), r1.layers);
+  double cost = 0;
+  for (const auto& e : r1.ranking) cost += e["revert_cost_ms"].get<double>();
+  EXPECT_GT(cost, 0) << "no layer was timed: the test would compare nothing";
+  EXPECT_EQ(r1.ranking, r2.ranking);
+  EXPECT_EQ(r1.reverted, r2.reverted);
 }
 
 TEST(AccuracyAware, RefusesBadSettings) {
