@@ -1,5 +1,7 @@
 #include "ir/tensor.h"
 
+#include "base/big_alloc.h"
+
 #include "base/error.h"
 
 #include <cmath>
@@ -26,19 +28,10 @@ std::string shape_str(const Shape& s) {
   return r + "]";
 }
 
-static std::shared_ptr<uint8_t> alloc_aligned(size_t bytes) {
-  size_t n = (bytes + 63) / 64 * 64;
-  if (n == 0) n = 64;
-  void* p = std::aligned_alloc(64, n);
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, n);
-  return std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); });
-}
-
 Tensor::Tensor(DType dt, Shape s) : dtype(dt), shape(std::move(s)) {
   for (int64_t d : shape)
     if (d < 0) throw Error("tensor with unknown dimension " + shape_str(shape));
-  storage = alloc_aligned(nbytes());
+  storage = alloc_zeroed(nbytes());
 }
 
 Tensor Tensor::wrap(DType dt, Shape s, void* data) {

@@ -73,6 +73,9 @@ class Kernel {
   // calibration never tunes. Empty: this kernel's numbers are its own (an FP32
   // fall-back of an INT8 node), so fixed rules choose it.
   virtual std::string contract() const { return ""; }
+  // Buffers this kernel's oneDNN memories point into (reordered weights,
+  // dnnlk::const_to_memory): they live exactly as long as the kernel.
+  std::vector<std::shared_ptr<uint8_t>> owned;
 };
 
 struct BuildCtx {

@@ -56,7 +56,7 @@ std::unique_ptr<Kernel> make_bn(BuildCtx& ctx) {
     k->prim = dnnl::batch_normalization_forward(k->pd);
     md_t vmd({C}, dt::f32, tag::a);
     for (int i = 1; i < 5; ++i) {
-      if (ctx.in[size_t(i)].constant) k->consts[i] = const_to_memory(eng, *ctx.in[size_t(i)].constant, vmd, vmd);
+      if (ctx.in[size_t(i)].constant) k->consts[i] = const_to_memory(eng, *ctx.in[size_t(i)].constant, vmd, vmd, k->owned);
       else k->views[i] = View(eng, vmd);
     }
     if (!fuse_relu && !k->chain.init(ctx, md)) return nullptr;

@@ -1,5 +1,7 @@
 #include "runtime/kernels/onednn/common.h"
 
+#include "base/big_alloc.h"
+
 #include <cstdlib>
 
 #include <algorithm>
@@ -103,9 +105,13 @@ md_t with_dtype(const md_t& md, dt t) {
   return md_t(r);
 }
 
-dnnl::memory const_to_memory(const dnnl::engine& eng, const Tensor& t, const md_t& from, const md_t& want) {
+dnnl::memory const_to_memory(const dnnl::engine& eng, const Tensor& t, const md_t& from, const md_t& want,
+                             std::vector<std::shared_ptr<uint8_t>>& owned) {
   dnnl::memory src(from, eng, const_cast<void*>(t.raw()));
-  dnnl::memory dst(want, eng);
+  // Our allocation, not oneDNN's: large weights (Winograd-transformed ones
+  // reach 16 MB a layer) land on huge pages (base/big_alloc.h).
+  owned.push_back(alloc_zeroed(want.get_size()));
+  dnnl::memory dst(want, eng, owned.back().get());
   dnnl::stream s(eng);
   dnnl::reorder(src, dst).execute(s, src, dst);
   s.wait();

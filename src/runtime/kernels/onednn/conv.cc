@@ -103,7 +103,7 @@ std::unique_ptr<Kernel> make_conv_alg(BuildCtx& ctx, dnnl::algorithm alg) {
     k->src_ad = LayoutAdapter(eng, arriving, k->pd.src_desc());
     md_t wuser = plain_dims(g.wei, dt::f32);
     if (ctx.in[1].constant) {
-      k->wei = const_to_memory(eng, *ctx.in[1].constant, wuser, k->pd.weights_desc());
+      k->wei = const_to_memory(eng, *ctx.in[1].constant, wuser, k->pd.weights_desc(), k->owned);
     } else {
       k->wei_const = false;
       k->wei_view = View(eng, wuser);
@@ -113,7 +113,7 @@ std::unique_ptr<Kernel> make_conv_alg(BuildCtx& ctx, dnnl::algorithm alg) {
       k->has_bias = true;
       if (ctx.in[2].constant) {
         md_t bmd(g.bias, dt::f32, tag::a);
-        k->bias = const_to_memory(eng, *ctx.in[2].constant, bmd, bmd);
+        k->bias = const_to_memory(eng, *ctx.in[2].constant, bmd, bmd, k->owned);
       } else {
         k->bias_const = false;
       }

@@ -133,9 +133,9 @@ std::unique_ptr<Kernel> make_gemm(BuildCtx& ctx) {
         Tensor sc = bt.clone();
         float* p = sc.data<float>();
         for (int64_t i = 0; i < sc.numel(); ++i) p[i] *= alpha;
-        k->b = const_to_memory(eng, sc, b_user, k->pd.weights_desc());
+        k->b = const_to_memory(eng, sc, b_user, k->pd.weights_desc(), k->owned);
       } else {
-        k->b = const_to_memory(eng, bt, b_user, k->pd.weights_desc());
+        k->b = const_to_memory(eng, bt, b_user, k->pd.weights_desc(), k->owned);
       }
     } else {
       k->b_const = false;
@@ -158,7 +158,7 @@ std::unique_ptr<Kernel> make_gemm(BuildCtx& ctx) {
         Tensor ct = ctx.in[2].constant->clone();
         float* p = ct.data<float>();
         for (int64_t i = 0; i < ct.numel(); ++i) p[i] *= beta;
-        k->bias = const_to_memory(eng, ct, c_md, k->pd.bias_desc());
+        k->bias = const_to_memory(eng, ct, c_md, k->pd.bias_desc(), k->owned);
         k->bias_mode = 1;
       } else {
         k->bias_view = View(eng, c_md);
@@ -219,7 +219,7 @@ std::unique_ptr<Kernel> make_matmul(BuildCtx& ctx) {
     k->a_ad = LayoutAdapter(eng, ctx.in[0].md, plain_of_info(ctx.in[0]));
     k->a_view = View(eng, a_md);
     if (ctx.in[1].constant) {
-      k->b = const_to_memory(eng, *ctx.in[1].constant, b_user, k->pd.weights_desc());
+      k->b = const_to_memory(eng, *ctx.in[1].constant, b_user, k->pd.weights_desc(), k->owned);
     } else {
       k->b_const = false;
       k->b_ad = LayoutAdapter(eng, ctx.in[1].md, plain_of_info(ctx.in[1]));

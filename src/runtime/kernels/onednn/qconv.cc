@@ -223,7 +223,7 @@ std::unique_ptr<QConvKernel> build_int8(const BuildCtx& ctx, const ConvGeom& g, 
   }
   k->prim = conv(k->pd);
   k->src_ad = LayoutAdapter(eng, arriving, k->pd.src_desc());
-  k->wei = const_to_memory(eng, *ctx.in[1].constant, plain_dims(g.wei, dt::s8), k->pd.weights_desc());
+  k->wei = const_to_memory(eng, *ctx.in[1].constant, plain_dims(g.wei, dt::s8), k->pd.weights_desc(), k->owned);
   if (q.has_bias) {
     k->has_bias = true;
     k->bias = dnnl::memory(md_t({g.M}, dt::f32, tag::a), eng);
@@ -278,11 +278,11 @@ std::unique_ptr<QConvKernel> build_f32(const BuildCtx& ctx, const ConvGeom& g, c
   Tensor wf(DType::F32, wq.shape);
   int64_t inner = wq.numel() / g.M;
   for (int64_t i = 0; i < wq.numel(); ++i) wf.data<float>()[i] = float(int64_t(wq.data<int8_t>()[i])) * q.ws[size_t(i / inner)];
-  k->wei = const_to_memory(eng, wf, plain_dims(g.wei, dt::f32), k->pd.weights_desc());
+  k->wei = const_to_memory(eng, wf, plain_dims(g.wei, dt::f32), k->pd.weights_desc(), k->owned);
   if (q.has_bias) {
     k->has_bias = true;
     md_t bmd({g.M}, dt::f32, tag::a);
-    k->bias = const_to_memory(eng, *ctx.in[2].constant, bmd, bmd);
+    k->bias = const_to_memory(eng, *ctx.in[2].constant, bmd, bmd, k->owned);
   }
   if (q.has_mid) {
     float act_lo = 0, act_hi = 0;  // real units

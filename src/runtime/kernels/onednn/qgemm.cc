@@ -99,7 +99,7 @@ std::unique_ptr<Kernel> make_qgemm(BuildCtx& ctx) {
       if (qout && zy) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
       k->pd = dnnl::matmul::primitive_desc(
           dnnl::matmul::desc(a_plain, md_t({K, N}, dt::s8, tag::any), has_bias ? bmd : md_t(), d_plain), attr, eng);
-      k->wei = const_to_memory(eng, W, w_user, k->pd.weights_desc());
+      k->wei = const_to_memory(eng, W, w_user, k->pd.weights_desc(), k->owned);
       if (zx) { k->has_zp_src = true; k->zp_src = s32_scalar(eng, int32_t(zx)); }
       if (qout && zy) { k->has_zp_dst = true; k->zp_dst = s32_scalar(eng, int32_t(zy)); }
       k->precision = std::string(dname(xt)) + "s8->" + dname(yt);
@@ -112,7 +112,7 @@ std::unique_ptr<Kernel> make_qgemm(BuildCtx& ctx) {
         int64_t c = tb ? i / K : i % N;
         wf.data<float>()[i] = float(int64_t(W.data<int8_t>()[i])) * ws[size_t(c)];
       }
-      k->wei = const_to_memory(eng, wf, with_dtype(w_user, dt::f32), k->pd.weights_desc());
+      k->wei = const_to_memory(eng, wf, with_dtype(w_user, dt::f32), k->pd.weights_desc(), k->owned);
       dnnl::primitive_attr ra;
       ra.set_output_scales(0, {sx});
       if (zx) ra.set_zero_points(DNNL_ARG_SRC, 0, {int32_t(zx)});
