@@ -13,6 +13,7 @@
 #include <numeric>
 
 #include "cli/commands.h"
+#include "base/format.h"
 #include "cli/common.h"
 #include "cli/outputs.h"
 #include "eval/evaluator.h"
@@ -37,7 +38,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     uint64_t seed = 0;
     std::vector<std::string> ignore;
     std::string target = "auto";
-    bool no_bias = false, json = false, pseudo_labels = false, try_mixed = false, no_sensitivity = false;
+    bool no_bias = false, equalize = false, json = false, pseudo_labels = false, try_mixed = false, no_sensitivity = false;
     bool validate = false;
     double max_drop = 1.0;
     std::string drop_type = "absolute", validate_range, holdout, ranking = "accuracy";
@@ -106,6 +107,9 @@ CommandAction add_calibrate_command(CLI::App& app) {
   cmd->add_option("--target", o->target, "CPU the model is for: auto (this CPU), vnni (8-bit weights: AVX-512 VNNI / AVX-VNNI), avx2 or any (7-bit weights, exact INT8 on every x86 CPU and runtime)")
       ->check(CLI::IsMember({"auto", "avx2", "vnni", "any"}));
   cmd->add_flag("--no-bias-correction", o->no_bias, "skip the fast bias correction pass");
+  cmd->add_flag("--equalize", o->equalize,
+                "activation equalization: even out the channel ranges in front of depthwise layers by scaling the "
+                "layer before (exact in FP32 on the calibration images; one more FP32 pass; needs >= 32 images)");
   cmd->add_option("--bias-images", o->bias_images,
                   "bias correction estimates its per-channel shifts on the first N calibration images (0 = all; default " +
                       std::to_string(kDefaultBiasImages) + "); the statistics use every image");
@@ -175,6 +179,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     s.saturation_fix = o->sat;
     s.target = o->target;
     s.bias_correction = !o->no_bias;
+    s.equalize = o->equalize;
     s.bias_images = o->bias_images;
     s.ignore = o->ignore;
     s.threads = o->threads;
@@ -344,7 +349,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
                                 : "7-bit weights: exact INT8 on every x86 CPU");
       std::printf("model       %s\noutput      %s\npreset      %s (act %s, weights %s %s, saturation fix %s, bias correction %s)\n"
                   "images      %zu from %s\nquantized   %zu layers, %zu activation quantizers in %zu scale groups\n"
-                  "time        statistics %.2f s, bias correction %.2f s, total %.2f s\n",
+                  "time        %sstatistics %.2f s, bias correction %.2f s, total %.2f s\n",
                   m.path.c_str(), o->output.c_str(), (aa ? aa->result.preset : o->preset).c_str(), o->act_est.c_str(), o->weight_est.c_str(),
                   s.weight_per_tensor ? "per tensor" : "per channel",
                   rep["settings"]["saturation_fix"].get<std::string>().c_str(),
@@ -352,7 +357,11 @@ CommandAction add_calibrate_command(CLI::App& app) {
                   : r.bias_images < idx.size() ? ("on, first " + std::to_string(r.bias_images) + " images").c_str()
                                                : "on",
                   idx.size(),
-                  calib_path.c_str(), wq, aq, r.placement.groups.size(), r.seconds_stats, r.seconds_bias,
+                  calib_path.c_str(), wq, aq, r.placement.groups.size(),
+                  rep["equalization"].empty()
+                      ? ""
+                      : (std::to_string(rep["equalization"].size()) + " layers equalized " + c8::fmt("%.2f s, ", r.seconds_equalize)).c_str(),
+                  r.seconds_stats, r.seconds_bias,
                   now_seconds() - t_start);
       if (!validation.is_null()) {
         const std::string label = validation["metric_label"].get<std::string>();

@@ -328,6 +328,7 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
     struct Cand {
       std::string layer;
       double gain = 0, cost_ms = 0, score = 0;
+      double fp32_ms = -1, int8_ms = -1;  // the layer's measured times (-1: not timed)
     };
     std::vector<Cand> cands;
     for (size_t li = 0; li < layers.size(); ++li) {
@@ -342,6 +343,8 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
         auto f = t_fp32.find(cd.layer), q = t_int8.find(cd.layer);
         // a layer the INT8 model runs no faster costs nothing to revert
         cd.cost_ms = (f != t_fp32.end() && q != t_int8.end()) ? std::max(0.0, f->second - q->second) : 0.0;
+        if (f != t_fp32.end()) cd.fp32_ms = f->second;
+        if (q != t_int8.end()) cd.int8_ms = q->second;
       }
       cands.push_back(cd);
     }
@@ -354,8 +357,11 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
     for (Cand& c : cands) c.score = a.performance_aware && !t_fp32.empty() ? c.gain / (c.cost_ms + floor_ms) : c.gain;
     std::stable_sort(cands.begin(), cands.end(), [](const Cand& x, const Cand& y) { return x.score > y.score; });
     R.ranking = nlohmann::json::array();
-    for (const Cand& c : cands)
+    for (const Cand& c : cands) {
       R.ranking.push_back({{"layer", c.layer}, {"nmse_gain", c.gain}, {"revert_cost_ms", c.cost_ms}, {"score", c.score}});
+      if (c.fp32_ms >= 0) R.ranking.back()["fp32_ms"] = c.fp32_ms;
+      if (c.int8_ms >= 0) R.ranking.back()["int8_ms"] = c.int8_ms;
+    }
 
     // ---- revert in rank order until the bound is met ----
     std::vector<std::string> reverted;

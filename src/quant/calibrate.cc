@@ -15,6 +15,7 @@
 #include "ir/onnx_validate.h"
 #include "passes/passes.h"
 #include "quant/bias_shift.h"
+#include "quant/equalize.h"
 #include "base/error.h"
 #include "base/json_io.h"
 #include "runtime/session.h"
@@ -341,6 +342,86 @@ void for_each_piece(const Graph& G, const Tensor& x, size_t n_valid, Fn&& fn) {
   }
 }
 
+// Per-channel largest |x| of each site's value over the calibration images:
+// one FP32 pass (what the cache holds is not measured again).
+std::vector<std::vector<float>> measure_channel_max(const Graph& G, const std::vector<EqualizeSite>& sites,
+                                                    const CalibSource& src, const CalibSettings& s,
+                                                    const PassProgress& progress) {
+  std::vector<std::vector<float>> cmax(sites.size());
+  std::map<std::string, size_t> site_of;
+  for (size_t i = 0; i < sites.size(); ++i) {
+    const std::string& name = G.values[size_t(sites[i].value)].name;
+    if (s.cache) {
+      auto it = s.cache->channel_max.find(name);
+      if (it != s.cache->channel_max.end() && it->second.size() == size_t(sites[i].channels)) {
+        cmax[i] = it->second;
+        continue;
+      }
+    }
+    cmax[i].assign(size_t(sites[i].channels), 0.f);
+    site_of[name] = i;
+  }
+  if (site_of.empty()) return cmax;
+  Graph run_g = G;
+  const size_t n_outputs = run_g.outputs.size();
+  for (const EqualizeSite& st : sites) run_g.outputs.push_back(st.value);
+  optimize_graph(run_g);
+  run_g.outputs.resize(n_outputs);
+  SessionOptions so;
+  so.threads = s.threads;
+  so.optimize = false;
+  Session sess(run_g, so);
+  for (const auto& kv : site_of) sess.observed.insert(kv.first);
+  // Blocked values read in place (no plain copy): the pass then costs about
+  // one evaluate.
+  sess.observed_layout = Session::ObservedLayout::ChannelBlocked;
+  size_t done = 0;
+  for (size_t b = 0; b < src.batches; ++b) {
+    size_t nv = 0;
+    Tensor x = src.get(b, nv);
+    for_each_piece(G, x, nv, [&](const Tensor& piece, size_t pnv) {
+      sess.observer = [&](int v, const Tensor& t) {
+        auto it = site_of.find(sess.planned_graph().values[size_t(v)].name);
+        if (it == site_of.end() || t.dtype != DType::F32 || t.rank() < 2) return;
+        std::vector<float>& m = cmax[it->second];
+        const int64_t C = t.shape[1];
+        if (C != int64_t(m.size())) return;
+        const int64_t n = std::min<int64_t>(t.shape[0], int64_t(pnv)), hw = t.numel() / (t.shape[0] * C);
+        const float* p = t.data<float>();
+        const Session::ChannelBlocking bl = sess.observed_blocking(v);
+        if (bl.block > 0 && t.rank() == 4) {
+          const int64_t H = t.shape[2], W = t.shape[3];
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t c0 = 0; c0 < C; c0 += bl.block) {
+              const int64_t nb = std::min(bl.block, C - c0);
+              for (int64_t h = 0; h < H; ++h)
+                for (int64_t w = 0; w < W; ++w) {
+                  const float* q = p + i * bl.s_n + (c0 / bl.block) * bl.s_block + h * bl.s_h + w * bl.s_w;
+                  for (int64_t k = 0; k < nb; ++k) m[size_t(c0 + k)] = std::max(m[size_t(c0 + k)], std::fabs(q[k]));
+                }
+            }
+          return;
+        }
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t c = 0; c < C; ++c) {
+            float mx = m[size_t(c)];
+            const float* q = p + (i * C + c) * hw;
+            for (int64_t k = 0; k < hw; ++k) mx = std::max(mx, std::fabs(q[k]));
+            m[size_t(c)] = mx;
+          }
+      };
+      sess.run({piece});
+    });
+    done += nv;
+    if (progress) progress("equalization", done, src.images);
+  }
+  if (s.cache) {
+    ++s.cache->equalize_passes;
+    for (const auto& kv : site_of) s.cache->channel_max[kv.first] = cmax[kv.second];
+  }
+  return cmax;
+}
+
 CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const CalibSettings& s,
                             const PassProgress& progress) {
   auto t_all = std::chrono::steady_clock::now();
@@ -352,7 +433,17 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   // converted first, as a whole, by ONNX's version converter: raising only the
   // opset number would leave Unsqueeze / Squeeze / ReduceSum / Split in their
   // old attribute form, which ONNX Runtime refuses.
-  const Graph upgraded = upgrade_opset(fp32, 13, "model");
+  Graph upgraded = upgrade_opset(fp32, 13, "model");
+  nlohmann::json jeq = nlohmann::json::array();
+  if (s.equalize && !s.weight_per_tensor && src.images >= kMinEqualizeImages) {
+    auto te = std::chrono::steady_clock::now();
+    const std::vector<EqualizeSite> sites = find_equalize_sites(upgraded);
+    if (!sites.empty()) {
+      std::vector<std::vector<float>> cmax = measure_channel_max(upgraded, sites, src, s, progress);
+      jeq = apply_equalization(upgraded, sites, cmax);
+    }
+    R.seconds_equalize = seconds_since(te);
+  }
   const Graph& G = upgraded;
   PlacementOptions po;
   po.ignore = s.ignore;
@@ -859,6 +950,7 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
                              {"ignore", s.ignore},
                              {"images", src.images}};
   if (s.weight_per_tensor) settings["weight_granularity"] = "per-tensor";
+  if (!jeq.empty()) settings["equalized_layers"] = jeq.size();
   // Recorded only when it limited the pass, so a file whose bias correction
   // saw every image keeps the bytes it had before the limit existed.
   if (s.bias_correction && R.bias_images < src.images) settings["bias_correction_images"] = R.bias_images;
@@ -885,7 +977,12 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
               {"scale_groups", P.groups.size()},
               {"stats_state_bytes", R.stats_state_bytes},
               {"bias_correction_images", R.bias_images},
-              {"seconds", {{"statistics", R.seconds_stats}, {"bias_correction", R.seconds_bias}, {"total", R.seconds_total}}}};
+              {"equalization", jeq},
+              {"seconds",
+               {{"equalization", R.seconds_equalize},
+                {"statistics", R.seconds_stats},
+                {"bias_correction", R.seconds_bias},
+                {"total", R.seconds_total}}}};
   return R;
 }
 
