@@ -14,5 +14,6 @@ CommandAction add_evaluate_command(CLI::App& app);
 CommandAction add_bench_command(CLI::App& app);
 CommandAction add_calibrate_command(CLI::App& app);
 CommandAction add_compare_command(CLI::App& app);
+CommandAction add_serve_command(CLI::App& app);
 
 }  // namespace c8

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   add(c8::add_bench_command);
   add(c8::add_calibrate_command);
   add(c8::add_compare_command);
+  add(c8::add_serve_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
