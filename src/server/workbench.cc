@@ -19,6 +19,9 @@
 #include "server/archive.h"
 #include "server/child.h"
 
+extern const unsigned char c8_web_index[];
+extern const size_t c8_web_index_size;
+
 namespace c8 {
 
 namespace fs = std::filesystem;
@@ -507,8 +510,10 @@ void Workbench::routes() {
     }, [this](bool) { streams_.fetch_sub(1); });
   });
 
+  // The front end: one self-contained page (src/server/web/index.html).
   s.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    reply(res, 200, {{"calibr8", "workbench"}, {"api", "/api"}, {"docs", "docs/workbench-api.md"}});
+    res.set_header("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
+    res.set_content(std::string(reinterpret_cast<const char*>(c8_web_index), c8_web_index_size), "text/html; charset=utf-8");
   });
 }
 

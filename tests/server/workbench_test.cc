@@ -218,6 +218,29 @@ TEST(Workbench, HostileRequestsAreRefused) {
   fs::remove_all(dir);
 }
 
+// The front end is one page compiled into the binary: served at /, with a
+// content security policy, and referring to nothing outside the server (no
+// CDN, nothing fetched at run time).
+TEST(Workbench, ServesItsEmbeddedFrontEnd) {
+  const std::string dir = c8test::temp_dir();
+  Server s(dir + "/data");
+  httplib::Client c = s.client();
+  auto r = c.Get("/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(r->get_header_value("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_NE(r->body.find("<title>calibr8 workbench</title>"), std::string::npos);
+  for (const char* ext : {"src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import"})
+    EXPECT_EQ(r->body.find(ext), std::string::npos) << ext;
+  // Every API path the page calls exists (a 404 would mean the page and the server drifted apart).
+  for (const char* path : {"/api/models", "/api/datasets", "/api/projects"}) {
+    EXPECT_NE(r->body.find(path), std::string::npos) << path;
+    EXPECT_EQ(c.Get(path)->status, 200) << path;
+  }
+  fs::remove_all(dir);
+}
+
 TEST(Workbench, TokenRequiredWhenSet) {
   const std::string dir = c8test::temp_dir();
   Server s(dir + "/data", "s3cret");
