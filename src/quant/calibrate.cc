@@ -342,6 +342,22 @@ void for_each_piece(const Graph& G, const Tensor& x, size_t n_valid, Fn&& fn) {
   }
 }
 
+// A session running the FP32 graph optimised like any inference (fused conv +
+// activation / sum, so a pass costs about one `evaluate`), except that
+// `keep` stay visible: they are graph outputs while the graph is optimised,
+// so no fusion swallows them, and the observers can read them.
+std::unique_ptr<Session> observing_session(const Graph& G, const std::vector<int>& keep, int threads) {
+  Graph run_g = G;
+  const size_t n_outputs = run_g.outputs.size();
+  run_g.outputs.insert(run_g.outputs.end(), keep.begin(), keep.end());
+  optimize_graph(run_g);
+  run_g.outputs.resize(n_outputs);
+  SessionOptions so;
+  so.threads = threads;
+  so.optimize = false;
+  return std::make_unique<Session>(run_g, so);
+}
+
 // Per-channel largest |x| of each site's value over the calibration images:
 // one FP32 pass (what the cache holds is not measured again).
 std::vector<std::vector<float>> measure_channel_max(const Graph& G, const std::vector<EqualizeSite>& sites,
@@ -362,15 +378,10 @@ std::vector<std::vector<float>> measure_channel_max(const Graph& G, const std::v
     site_of[name] = i;
   }
   if (site_of.empty()) return cmax;
-  Graph run_g = G;
-  const size_t n_outputs = run_g.outputs.size();
-  for (const EqualizeSite& st : sites) run_g.outputs.push_back(st.value);
-  optimize_graph(run_g);
-  run_g.outputs.resize(n_outputs);
-  SessionOptions so;
-  so.threads = s.threads;
-  so.optimize = false;
-  Session sess(run_g, so);
+  std::vector<int> keep;
+  for (const EqualizeSite& st : sites) keep.push_back(st.value);
+  std::unique_ptr<Session> owner = observing_session(G, keep, s.threads);
+  Session& sess = *owner;
   for (const auto& kv : site_of) sess.observed.insert(kv.first);
   // Blocked values read in place (no plain copy): the pass then costs about
   // one evaluate.
@@ -505,15 +516,9 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
   std::unique_ptr<Session> sess_owner;
   auto session = [&]() -> Session& {
     if (!sess_owner) {
-      Graph run_g = G;
-      size_t n_outputs = run_g.outputs.size();
-      for (const ActQuantizer& a : P.acts) run_g.outputs.push_back(a.value);
-      optimize_graph(run_g);
-      run_g.outputs.resize(n_outputs);
-      SessionOptions so;
-      so.threads = s.threads;
-      so.optimize = false;
-      sess_owner = std::make_unique<Session>(run_g, so);
+      std::vector<int> keep;
+      for (const ActQuantizer& a : P.acts) keep.push_back(a.value);
+      sess_owner = observing_session(G, keep, s.threads);
     }
     return *sess_owner;
   };

@@ -322,14 +322,18 @@ void Workbench::routes() {
     const std::string name = clean_name(req.get_param_value("name"), "dataset");
     if (req.body.empty()) return fail(res, 400, "the request body must be a .zip or .tar.gz of the data set");
     const std::string dir = (fs::path(o_.data_dir) / "datasets" / random_name("d")).string();
-    try {
-      extract_archive(req.body, dir, name);
-    } catch (const std::exception& e) {
+    // Nothing stays behind, and the message names the upload, not our folder.
+    auto refuse = [&](const std::exception& e, const std::string& path) {
       std::error_code ec;
       fs::remove_all(dir, ec);
       std::string why = e.what();
-      for (size_t p; (p = why.find(dir)) != std::string::npos;) why.replace(p, dir.size(), name);
-      return fail(res, 400, why);
+      for (size_t p; (p = why.find(path)) != std::string::npos;) why.replace(p, path.size(), name);
+      fail(res, 400, why);
+    };
+    try {
+      extract_archive(req.body, dir, name);
+    } catch (const std::exception& e) {
+      return refuse(e, dir);
     }
     std::string root = dir;
     {  // one top-level folder (an archive of the folder itself): that is the data set
@@ -348,11 +352,7 @@ void Workbench::routes() {
       info = {{"format", ds->format()}, {"images", ds->size()}, {"annotated", ds->annotated() || ds->has_boxes()},
               {"classes", ds->class_names().size()}};
     } catch (const std::exception& e) {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-      std::string why = e.what();
-      for (size_t p; (p = why.find(root)) != std::string::npos;) why.replace(p, root.size(), name);
-      return fail(res, 400, why);
+      return refuse(e, root);
     }
     const int64_t id = store_->insert("INSERT INTO datasets (name, dir, created, info_json) VALUES (?1, ?2, ?3, ?4)",
                                       {name, root, now_iso(), info});
