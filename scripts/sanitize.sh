@@ -6,7 +6,7 @@
 #   bash scripts/sanitize.sh [ctest -R regex]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh >/dev/null  # packages (and the normal build, for the models the tests export)
+C8_WITH_BROWSER=1 bash scripts/setup.sh >/dev/null  # packages (and the normal build, for the models the tests export)
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DC8_SANITIZE=ON >/dev/null
 cmake --build build-sanitize -j"$(nproc)" >&2
 cd build-sanitize

@@ -14,6 +14,8 @@ APT_PKGS=(build-essential cmake ccache pkg-config
   python3-numpy python3-pil python3-onnx)
 # PyTorch is only for the scripts that export test models and run the peers.
 if [ "${C8_WITH_TORCH:-0}" = 1 ]; then APT_PKGS+=(python3-torch python3-torchvision); fi
+# Debian's chromium is only for the workbench's browser test (tests/server/workbench_browser.mjs).
+if [ "${C8_WITH_BROWSER:-0}" = 1 ]; then APT_PKGS+=(chromium); fi
 command -v node >/dev/null 2>&1 || APT_PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || APT_PKGS+=(npm)
 
@@ -33,6 +35,12 @@ fi
 if [ -f scripts/ort/package.json ] && [ ! -d scripts/ort/node_modules/onnxruntime-node ]; then
   echo "setup: installing onnxruntime-node (npm)" >&2
   npm ci --ignore-scripts --no-audit --no-fund --prefix scripts/ort >&2
+fi
+
+# playwright-core (drives Debian's chromium; it downloads no browser), pinned in scripts/browser.
+if [ "${C8_WITH_BROWSER:-0}" = 1 ] && [ ! -d scripts/browser/node_modules/playwright-core ]; then
+  echo "setup: installing playwright-core (npm)" >&2
+  npm ci --ignore-scripts --no-audit --no-fund --prefix scripts/browser >&2
 fi
 
 # C8_BUILD_TARGET=calibr8 builds the binary alone (the demo needs nothing else).

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 
 #include "ir/onnx_import.h"
 #include "base/error.h"
+#include "base/progress_lines.h"
 #include "base/json_io.h"
 #include "runtime/session.h"
 
@@ -200,15 +202,21 @@ void fill_sample(Tensor& batch, int slot, const Image& img, const Preprocess& p,
   preprocess_into(img, p, geo.channels, geo.height, geo.width, batch.data<float>() + size_t(slot) * per);
 }
 
-Progress::Progress(std::string label, size_t total) : label_(std::move(label)), total_(total), tty_(isatty(2)) {
+Progress::Progress(std::string label, size_t total)
+    : label_(std::move(label)), total_(total), tty_(isatty(2)), lines_(!tty_ && progress_lines_requested(std::getenv(kProgressLinesEnv))) {
   start_ = last_ = std::chrono::steady_clock::now();
 }
 
 void Progress::update(size_t done) {
-  if (!tty_) return;
+  if (!tty_ && !lines_) return;
   auto t = std::chrono::steady_clock::now();
-  if (done < total_ && t - last_ < std::chrono::milliseconds(100)) return;
+  if (done < total_ && t - last_ < std::chrono::milliseconds(lines_ ? 250 : 100)) return;
   last_ = t;
+  if (lines_) {  // for a parent process (calibr8 serve): one parsable line per update
+    std::fprintf(stderr, "%s%zu\t%zu\t%s\n", kProgressLinePrefix, done, total_, label_.c_str());
+    std::fflush(stderr);
+    return;
+  }
   double secs = std::chrono::duration<double>(t - start_).count();
   double rate = secs > 0 ? double(done) / secs : 0;
   int width = 30;
@@ -227,8 +235,9 @@ void Progress::update(size_t done) {
 }
 
 void Progress::finish() {
-  if (!tty_) return;
+  if (!tty_ && !lines_) return;
   update(total_);
+  if (lines_) return;
   std::fprintf(stderr, "\n");
 }
 

@@ -67,7 +67,9 @@ InputGeometry input_geometry(const LoadedModel& m, const Preprocess& p);
 // Fills batch slot `slot` of an input tensor [B, C, H, W] (or NHWC).
 void fill_sample(Tensor& batch, int slot, const Image& img, const Preprocess& p, const InputGeometry& geo);
 
-// Progress bar on stderr, drawn only when stderr is a terminal.
+// Progress bars on stderr when it is a terminal; with C8_PROGRESS_LINES set
+// (calibr8 serve sets it for its jobs), parsable lines instead, at most 4 a
+// second (base/progress_lines.h).
 class Progress {
  public:
   Progress(std::string label, size_t total);
@@ -77,7 +79,7 @@ class Progress {
  private:
   std::string label_;
   size_t total_;
-  bool tty_;
+  bool tty_, lines_;
   std::chrono::steady_clock::time_point start_, last_;
 };
 

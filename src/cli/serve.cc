@@ -41,7 +41,7 @@ CommandAction add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   auto* cmd = app.add_subcommand("serve", "Web workbench: models, data sets, projects, calibration jobs (REST API, docs/workbench-api.md)");
   cmd->add_option("--host", o->host, "address to listen on (default 127.0.0.1; any other needs a token)");
-  cmd->add_option("--port", o->port, "port (default 8080)")->check(CLI::Range(1, 65535));
+  cmd->add_option("--port", o->port, "port (default 8080; 0: any free port, printed)")->check(CLI::Range(0, 65535));
   cmd->add_option("--data-dir", o->data_dir, "where models, data sets and the SQLite state live (default $XDG_DATA_HOME/calibr8/workbench)");
   cmd->add_option("--token", o->token, "token every request must carry (Authorization: Bearer TOKEN); generated when --host is not loopback");
   return [cmd, o]() {

@@ -4,6 +4,7 @@
 // files, and the server only waits, cancels (SIGTERM, then SIGKILL) or times
 // it out.
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,12 +17,19 @@ struct ChildResult {
   std::string out, err;      // what it wrote (the files, read back)
 };
 
-// Runs `exe args...` with stdout / stderr in log_prefix + ".out" / ".err".
+// Runs `exe args...` with stdout / stderr in log_prefix + ".out" / ".err",
+// and C8_PROGRESS_LINES=1 in its environment (base/progress_lines.h);
+// `on_tick`, when given, is called about 4 times a second while it runs.
 // Throws c8::Error when the child cannot be started.
 ChildResult run_child(const std::string& exe, const std::vector<std::string>& args, const std::string& log_prefix,
-                      const std::atomic<bool>& cancel, double timeout_seconds);
+                      const std::atomic<bool>& cancel, double timeout_seconds,
+                      const std::function<void()>& on_tick = nullptr);
 
-// The last non-empty line of a child's stderr (calibr8's one-line error).
+// The last non-empty line of a child's stderr that is not a progress line
+// (calibr8's one-line error).
 std::string last_line(const std::string& text);
+
+// The last `max_bytes` of a file ("" when it cannot be read).
+std::string file_tail(const std::string& path, size_t max_bytes);
 
 }  // namespace c8

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS projects (
 CREATE TABLE IF NOT EXISTS jobs (
   id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id), kind TEXT NOT NULL,
   state TEXT NOT NULL, stage TEXT, message TEXT, params_json TEXT, result_json TEXT,
-  created TEXT NOT NULL, started TEXT, finished TEXT);
+  created TEXT NOT NULL, started TEXT, finished TEXT, progress_json TEXT);
 )SQL";
 
 }  // namespace
@@ -42,6 +42,19 @@ Store::Store(const std::string& db_path) {
     sqlite3_close(db_);
     db_ = nullptr;
     throw Error(db_path + ": not a calibr8 workbench database: " + e);
+  }
+  // Columns added since the first version: an older database gets them in place.
+  auto has_progress = [this] {
+    for (const nlohmann::json& c : query("PRAGMA table_info(jobs)"))
+      if (c["name"] == "progress_json") return true;
+    return false;
+  };
+  if (!has_progress()) {
+    try {
+      query("ALTER TABLE jobs ADD COLUMN progress_json TEXT");
+    } catch (const Error&) {
+      if (!has_progress()) throw;  // another server added it first: fine
+    }
   }
 }
 

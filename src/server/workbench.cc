@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +19,9 @@
 #include "eval/datasets/dataset.h"
 #include "server/archive.h"
 #include "server/child.h"
+#include "server/thumbnail.h"
+#include "runtime/tuning.h"
+#include "base/progress_lines.h"
 
 extern const unsigned char c8_web_index[];
 extern const size_t c8_web_index_size;
@@ -145,19 +149,60 @@ const char* kPreprocessKeys[] = {"resize", "crop", "size", "mean", "std", "layou
 
 bool terminal(const std::string& state) { return state == "done" || state == "failed" || state == "cancelled"; }
 
+// Thumbnails a data set offers (the first images in file order), and their size.
+constexpr size_t kThumbnails = 8;
+constexpr int kThumbnailSide = 96;
+
+json dataset_view(json d) {
+  d.erase("dir");
+  if (d["info"].is_object()) d["thumbnails"] = std::min<size_t>(kThumbnails, d["info"].value("images", size_t(0)));
+  return d;
+}
+
+// A job's result without the server's own paths (the data dir's layout is
+// not the client's business): every string loses the data dir prefix.
+json hide_paths(json j, const std::string& dir) {
+  if (j.is_string()) {
+    std::string t = j.get<std::string>();
+    for (size_t p; (p = t.find(dir)) != std::string::npos;) t.erase(p, dir.size());
+    return t;
+  }
+  if (j.is_structured())
+    for (auto& v : j) v = hide_paths(v, dir);
+  return j;
+}
+
+// A finished job's report file, sent as a download without the data dir in it.
+void send_file(httplib::Response& res, const std::string& path, const std::string& download_name, const std::string& type,
+               const std::string& hide) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return fail(res, 404, "this job wrote no such report");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  res.set_header("Content-Disposition", "attachment; filename=\"" + download_name + "\"");
+  res.set_content(hide_paths(ss.str(), hide).get<std::string>(), type);
+}
+
 }  // namespace
 
 Workbench::Workbench(ServeOptions o) : o_(std::move(o)) {
   if (o_.data_dir.empty()) throw Error("serve: no --data-dir");
+  {  // one absolute spelling without a trailing '/': hide_paths strips exactly this prefix
+    std::error_code ec;
+    fs::path d = fs::weakly_canonical(fs::absolute(o_.data_dir), ec);
+    if (ec) throw Error(o_.data_dir + ": cannot resolve the data dir: " + ec.message());
+    o_.data_dir = d.string();
+    while (o_.data_dir.size() > 1 && o_.data_dir.back() == '/') o_.data_dir.pop_back();
+  }
   if (o_.exe.empty()) throw Error("serve: the calibr8 binary to run jobs with is unknown");
   std::error_code ec;
-  for (const char* sub : {"models", "datasets", "jobs"}) fs::create_directories(fs::path(o_.data_dir) / sub, ec);
+  for (const char* sub : {"models", "datasets", "jobs", "thumbs"}) fs::create_directories(fs::path(o_.data_dir) / sub, ec);
   if (ec) throw Error(o_.data_dir + ": cannot create the data dir: " + ec.message());
   store_ = std::make_unique<Store>((fs::path(o_.data_dir) / "workbench.db").string());
   // Nothing is silently lost over a restart: what was running failed, and says why.
   store_->query(
-      "UPDATE jobs SET state = 'failed', message = 'interrupted: the server stopped while the job ran', finished = ?1 "
-      "WHERE state = 'running'",
+      "UPDATE jobs SET state = 'failed', message = 'interrupted: the server stopped while the job ran', finished = ?1, "
+      "progress_json = NULL WHERE state = 'running'",
       {now_iso()});
   store_->query(
       "UPDATE models SET state = 'failed' WHERE state = 'calibrating' AND id NOT IN "
@@ -251,6 +296,12 @@ void Workbench::routes() {
   });
 
   s.Get("/api/health", [](const httplib::Request&, httplib::Response& res) { reply(res, 200, {{"ok", true}}); });
+  // The target machine of every project (local for now): the CPU the jobs run on.
+  s.Get("/api/system", [](const httplib::Request&, httplib::Response& res) {
+    const std::string sig = machine_signature();
+    reply(res, 200, {{"target", "local"}, {"cpu", sig.substr(0, sig.find(';'))}, {"machine", sig},
+                     {"cpus", std::thread::hardware_concurrency()}});
+  });
 
   // ---- models ----
   s.Post("/api/models", [this](const httplib::Request& req, httplib::Response& res) {
@@ -356,23 +407,47 @@ void Workbench::routes() {
     }
     const int64_t id = store_->insert("INSERT INTO datasets (name, dir, created, info_json) VALUES (?1, ?2, ?3, ?4)",
                                       {name, root, now_iso(), info});
-    json d = *store_->row("datasets", id);
-    d.erase("dir");
-    reply(res, 201, d);
+    reply(res, 201, dataset_view(*store_->row("datasets", id)));
   });
   s.Get("/api/datasets", [this](const httplib::Request&, httplib::Response& res) {
     json a = json::array();
-    for (json d : store_->query("SELECT * FROM datasets ORDER BY id")) a.push_back((d.erase("dir"), d));
+    for (const json& d : store_->query("SELECT * FROM datasets ORDER BY id")) a.push_back(dataset_view(d));
     reply(res, 200, a);
+  });
+  // A preview of image K of the data set, JPEG, longer side <= 96 pixels.
+  s.Get(R"(/api/datasets/(\d+)/thumbnails/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto d = store_->row("datasets", id_of(req));
+    if (!d) return fail(res, 404, "no data set " + req.matches[1].str());
+    const std::string k = req.matches[2].str();
+    const size_t n = dataset_view(*d).value("thumbnails", size_t(0));
+    if (k.size() > 3 || std::stoul(k) >= n) return fail(res, 404, "data set " + req.matches[1].str() + " has " + std::to_string(n) + " thumbnails");
+    // Made once, then kept under thumbs/ (a data set never changes after its upload).
+    const std::string cached = (fs::path(o_.data_dir) / "thumbs" / ("d" + (*d)["id"].dump() + "-" + k + ".jpg")).string();
+    try {
+      std::string jpeg;
+      if (fs::exists(cached)) {
+        std::ifstream f(cached, std::ios::binary);
+        jpeg.assign(std::istreambuf_iterator<char>(f), {});
+      } else {
+        auto ds = open_dataset((*d)["dir"].get<std::string>());
+        jpeg = thumbnail_jpeg(ds->get(std::stoul(k)).image, kThumbnailSide);
+        write_file_atomic(cached, jpeg);
+      }
+      res.set_header("Cache-Control", "max-age=3600");
+      res.set_content(jpeg, "image/jpeg");
+    } catch (const std::exception& e) {
+      std::string why = e.what();
+      const std::string dir = (*d)["dir"].get<std::string>();
+      for (size_t p; (p = why.find(dir)) != std::string::npos;) why.replace(p, dir.size(), (*d)["name"].get<std::string>());
+      fail(res, 422, why);
+    }
   });
 
   // ---- projects ----
   auto project_view = [this](int64_t id) -> json {
     json p = *store_->row("projects", id);
     p["model"] = model_view(*store_->row("models", p["model_id"].get<int64_t>()));
-    json d = *store_->row("datasets", p["dataset_id"].get<int64_t>());
-    d.erase("dir");
-    p["dataset"] = d;
+    p["dataset"] = dataset_view(*store_->row("datasets", p["dataset_id"].get<int64_t>()));
     p["jobs"] = store_->query("SELECT * FROM jobs WHERE project_id = ?1 ORDER BY id", {id});
     return p;
   };
@@ -429,6 +504,14 @@ void Workbench::routes() {
     json ds = *store_->row("datasets", (*p)["dataset_id"].get<int64_t>());
     if (method == "accuracy-aware" && !ds["info"].value("annotated", false))
       return fail(res, 409, "AccuracyAware needs an annotated data set; this one has no labels");
+    // The calibration images: the project's (validation) data set unless another is chosen.
+    int64_t calib_ds = ds["id"].get<int64_t>();
+    if (!int_field(j, "calibration_dataset_id", calib_ds, 1, int64_t(1) << 53, calib_ds, res)) return;
+    if (!store_->row("datasets", calib_ds)) return fail(res, 404, "no data set " + std::to_string(calib_ds));
+    json warnings = json::array();
+    if (calib_ds == ds["id"].get<int64_t>())
+      warnings.push_back("the calibration data set is the validation data set: the accuracy measured on it after "
+                         "calibration can be optimistic; import a separate calibration set to avoid that");
     // The calibrated model and its project appear at once; the job fills them in.
     const std::string file = (fs::path(o_.data_dir) / "models" / (random_name("m") + ".onnx")).string();
     std::string stem = parent["name"].get<std::string>();
@@ -440,17 +523,49 @@ void Workbench::routes() {
         "INSERT INTO projects (model_id, dataset_id, parent_id, created) VALUES (?1, ?2, ?3, ?4)",
         {mid, (*p)["dataset_id"], id_of(req), now_iso()});
     json params = {{"method", method}, {"preset", preset}, {"subset_percent", subset}, {"max_drop", max_drop},
-                   {"target_model_id", mid}, {"target_project_id", pid}};
+                   {"calibration_dataset_id", calib_ds}, {"target_model_id", mid}, {"target_project_id", pid}};
     const int64_t jid = store_->insert(
         "INSERT INTO jobs (project_id, kind, state, params_json, created) VALUES (?1, 'calibrate', 'queued', ?2, ?3)",
         {pid, params, now_iso()});
     cv_.notify_all();
-    reply(res, 201, {{"job", *store_->row("jobs", jid)}, {"project", project_view(pid)}});
+    reply(res, 201, {{"job", *store_->row("jobs", jid)}, {"project", project_view(pid)}, {"warnings", warnings}});
+  });
+  // compare: project ID's model (the candidate) against another project's
+  // model (the reference) on ID's data set; the job's result is `calibr8
+  // compare --json` (accuracy or agreement, speed, the per-layer table).
+  s.Post(R"(/api/projects/(\d+)/compare)", [this](const httplib::Request& req, httplib::Response& res) {
+    auto p = store_->row("projects", id_of(req));
+    if (!p) return fail(res, 404, "no project " + req.matches[1].str());
+    json j;
+    if (!parse_body(req, res, j)) return;
+    int64_t ref = 0, threads = 1;
+    if (!int_field(j, "reference_project_id", 0, 1, int64_t(1) << 53, ref, res) || !int_field(j, "threads", 1, 1, 256, threads, res)) return;
+    if (ref == 0) return fail(res, 400, "reference_project_id: the project whose model is the reference");
+    auto rp = store_->row("projects", ref);
+    if (!rp) return fail(res, 404, "no project " + std::to_string(ref));
+    for (const json* q : {&*rp, &*p}) {
+      json m = *store_->row("models", (*q)["model_id"].get<int64_t>());
+      if (m["state"] != "ready") return fail(res, 409, "project " + (*q)["id"].dump() + ": its model is not ready (" + m["state"].get<std::string>() + ")");
+    }
+    const int64_t jid = store_->insert(
+        "INSERT INTO jobs (project_id, kind, state, params_json, created) VALUES (?1, 'compare', 'queued', ?2, ?3)",
+        {id_of(req), json{{"reference_project_id", ref}, {"threads", threads}}, now_iso()});
+    cv_.notify_all();
+    reply(res, 201, *store_->row("jobs", jid));
   });
   s.Get(R"(/api/jobs/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
     auto j = store_->row("jobs", id_of(req));
     if (!j) return fail(res, 404, "no job " + req.matches[1].str());
     reply(res, 200, *j);
+  });
+  // Reports a finished job wrote: calibrate and compare -> report.json, compare -> report.html.
+  s.Get(R"(/api/jobs/(\d+)/report\.(json|html))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto j = store_->row("jobs", id_of(req));
+    if (!j || (*j)["state"] != "done") return fail(res, 404, "no finished job " + req.matches[1].str());
+    const std::string ext = req.matches[2].str();
+    const std::string path = (fs::path(o_.data_dir) / "jobs" / ("job" + (*j)["id"].dump() + ".report." + ext)).string();
+    send_file(res, path, "job" + (*j)["id"].dump() + "-" + (*j)["kind"].get<std::string>() + "-report." + ext,
+              ext == "json" ? "application/json" : "text/html; charset=utf-8", o_.data_dir + "/");
   });
   s.Post(R"(/api/jobs/(\d+)/cancel)", [this](const httplib::Request& req, httplib::Response& res) {
     const int64_t id = id_of(req);
@@ -510,9 +625,10 @@ void Workbench::routes() {
     }, [this](bool) { streams_.fetch_sub(1); });
   });
 
+  s.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   // The front end: one self-contained page (src/server/web/index.html).
   s.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
+    res.set_header("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self'");
     res.set_content(std::string(reinterpret_cast<const char*>(c8_web_index), c8_web_index_size), "text/html; charset=utf-8");
   });
 }
@@ -549,7 +665,7 @@ void Workbench::worker() {
     }
     try {
       std::lock_guard<std::mutex> lk(mu_);
-      store_->query("UPDATE jobs SET state = ?1, message = COALESCE(?2, message), finished = ?3 WHERE id = ?4",
+      store_->query("UPDATE jobs SET state = ?1, message = COALESCE(?2, message), finished = ?3, progress_json = NULL WHERE id = ?4",
                     {state, message.empty() ? json(nullptr) : json(message), now_iso(), job["id"]});
       if (state != "done" && job["kind"] == "calibrate")
         store_->query("UPDATE models SET state = 'failed' WHERE id = ?1", {job["params"]["target_model_id"]});
@@ -566,14 +682,31 @@ void Workbench::run_job(const json& job) {
   const int64_t jid = job["id"].get<int64_t>();
   const json params = job["params"];
   const std::string log = (fs::path(o_.data_dir) / "jobs" / ("job" + std::to_string(jid))).string();
-  auto stage = [&](const std::string& s) { store_->query("UPDATE jobs SET stage = ?1 WHERE id = ?2", {s, jid}); };
+  auto stage = [&](const std::string& s) {
+    store_->query("UPDATE jobs SET stage = ?1, progress_json = NULL WHERE id = ?2", {s, jid});
+  };
   auto child = [&](const std::string& name, const std::vector<std::string>& args) {
     stage(name);
-    ChildResult r = run_child(o_.exe, args, log + "." + name, cancel_current_, o_.job_timeout_seconds);
+    // Progress within the stage: the child's last progress line (base/progress_lines.h).
+    std::string shown;
+    auto tick = [&] {
+      try {
+        auto p = last_progress_line(file_tail(log + "." + name + ".err", 4096));
+        if (!p) return;
+        json pj = {{"step", p->label}, {"done", p->done}, {"total", p->total}};
+        const std::string text = pj.dump(-1, ' ', false, json::error_handler_t::replace);
+        if (text == shown) return;
+        shown = text;
+        store_->query("UPDATE jobs SET progress_json = ?1 WHERE id = ?2", {json::parse(text), jid});
+      } catch (const std::exception& e) {  // progress is a nicety: a busy database must not stop the job
+        std::fprintf(stderr, "calibr8 serve: job %lld: progress not recorded: %s\n", static_cast<long long>(jid), e.what());
+      }
+    };
+    ChildResult r = run_child(o_.exe, args, log + "." + name, cancel_current_, o_.job_timeout_seconds, tick);
     if (r.cancelled) throw Error("cancelled");
     if (r.timed_out) throw Error(name + " took longer than the job time limit");
     if (r.exit_code != 0) {
-      std::string why = last_line(r.err);
+      std::string why = hide_paths(last_line(r.err), o_.data_dir + "/").get<std::string>();
       throw Error(why.empty() ? name + " failed (exit " + std::to_string(r.exit_code) + ")" : why);
     }
     json out = json::parse(r.out, nullptr, false);
@@ -587,12 +720,29 @@ void Workbench::run_job(const json& job) {
   write_file_atomic(cfg, (model["preprocess"].is_object() ? model["preprocess"] : json::object()).dump());
   const std::string dir = ds["dir"].get<std::string>();
   json result = json::object();
+  if (job["kind"] == "compare") {
+    const json ref = *store_->row("projects", params["reference_project_id"].get<int64_t>());
+    const json ref_model = *store_->row("models", ref["model_id"].get<int64_t>());
+    result["compare"] = child("compare", {"compare", ref_model["file"].get<std::string>(), model["file"].get<std::string>(),
+                                          "--dataset", dir, "--config", cfg, "--threads", std::to_string(params.value("threads", 1)),
+                                          "--seconds", "2", "--layer-images", "8", "--json", "--report", log + ".report.json",
+                                          "--html", log + ".report.html"});
+    store_->query("UPDATE jobs SET result_json = ?1, stage = NULL, progress_json = NULL WHERE id = ?2",
+                  {hide_paths(result, o_.data_dir + "/"), jid});
+    return;
+  }
   if (job["kind"] == "calibrate") {
     const json parent = *store_->row("models", model["parent_id"].get<int64_t>());
     std::vector<std::string> a = {"calibrate", parent["file"].get<std::string>(), "--dataset", dir, "--config", cfg,
                                   "--preset", params["preset"].get<std::string>(), "--method",
                                   params["method"].get<std::string>(), "--json", "-o", model["file"].get<std::string>(),
                                   "--report", log + ".report.json"};
+    const int64_t calib_ds = params.value("calibration_dataset_id", ds["id"].get<int64_t>());
+    if (calib_ds != ds["id"].get<int64_t>()) {
+      auto c = store_->row("datasets", calib_ds);
+      if (!c) throw Error("the calibration data set " + std::to_string(calib_ds) + " is gone");
+      a.insert(a.end(), {"--calib-dataset", (*c)["dir"].get<std::string>()});
+    }
     if (params["subset_percent"].get<int>() < 100) a.insert(a.end(), {"--subset", std::to_string(params["subset_percent"].get<int>()) + "%"});
     if (params["method"] == "accuracy-aware") {
       char buf[32];
@@ -612,7 +762,8 @@ void Workbench::run_job(const json& job) {
                                             "--batch", std::to_string(batch), "--threads", std::to_string(threads), "--json"});
   result["speed"] = child("bench", {"bench", model["file"].get<std::string>(), "--batch", std::to_string(batch), "--threads",
                                     std::to_string(threads), "--seconds", "2", "--json"});
-  store_->query("UPDATE jobs SET result_json = ?1, stage = NULL WHERE id = ?2", {result, jid});
+  store_->query("UPDATE jobs SET result_json = ?1, stage = NULL, progress_json = NULL WHERE id = ?2",
+                  {hide_paths(result, o_.data_dir + "/"), jid});
 }
 
 }  // namespace c8

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "../cli/cli_util.h"
+#include "eval/image.h"
 #include "server/store.h"
 
 namespace c8 {
@@ -91,6 +92,16 @@ std::string imagenet_archive(const std::string& dir, int n) {
 
 const char* kOctet = "application/octet-stream";
 
+// Model 1 (mobilenet with its preprocessing), data set 1 (the first n shared
+// ImageNet images) and project 1 on a fresh server.
+void import_project(httplib::Client& c, const std::string& model, const std::string& dir, int n) {
+  ASSERT_EQ(c.Post("/api/models?name=m.onnx", read_file(model), kOctet)->status, 201);
+  ASSERT_EQ(c.Put("/api/models/1/preprocess", R"({"size":"224x224","mean":"127.5","std":"127.5","label_offset":1})",
+                  "application/json")->status, 200);
+  ASSERT_EQ(c.Post("/api/datasets?name=d.tar.gz", imagenet_archive(dir, n), kOctet)->status, 201);
+  ASSERT_EQ(c.Post("/api/projects", R"({"model_id":1,"dataset_id":1})", "application/json")->status, 201);
+}
+
 TEST(Workbench, ImportBaselineCalibrateCompare) {
   const std::string model = c8test::shared("models/mobilenet_v1_0.25_224.onnx");
   if (!fs::exists(model)) GTEST_SKIP() << model << " not present";
@@ -139,10 +150,30 @@ TEST(Workbench, ImportBaselineCalibrateCompare) {
   EXPECT_EQ(job["result"]["accuracy"]["top1"], json::parse(e.out)["top1"]);
   EXPECT_GT(job["result"]["speed"]["median_ms"].get<double>(), 0) << job["result"]["speed"].dump();
 
+  // Thumbnails: the first images, JPEG, longer side <= 96; none past the count.
+  json ds1 = body(c.Get("/api/datasets"))[0];
+  EXPECT_EQ(ds1["thumbnails"], 8);
+  r = c.Get("/api/datasets/1/thumbnails/0");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "image/jpeg");
+  Image thumb = decode_image(reinterpret_cast<const uint8_t*>(r->body.data()), r->body.size(), "thumbnail");
+  EXPECT_EQ(std::max(thumb.width, thumb.height), 96);
+  EXPECT_EQ(c.Get("/api/datasets/1/thumbnails/8")->status, 404);
+  EXPECT_EQ(c.Get("/api/datasets/9/thumbnails/0")->status, 404);
+
+  // A separate calibration set: bad ids refused; the same set is warned about.
+  r = c.Post("/api/datasets?name=calib4.tar.gz", imagenet_archive(dir + "/c", 4), kOctet);
+  ASSERT_EQ(r->status, 201) << r->body;
+  EXPECT_EQ(c.Post("/api/projects/1/calibrate", R"({"calibration_dataset_id":"2"})", "application/json")->status, 400);
+  EXPECT_EQ(c.Post("/api/projects/1/calibrate", R"({"calibration_dataset_id":7})", "application/json")->status, 404);
+  EXPECT_EQ(body(c.Get("/api/projects")).size(), 1u);  // a refusal creates nothing
+
   // Calibrate: a new model and project at once, filled in by the job.
   r = c.Post("/api/projects/1/calibrate", R"({"method":"default","preset":"performance"})", "application/json");
   ASSERT_EQ(r->status, 201) << r->body;
   json cal = body(r);
+  ASSERT_EQ(cal["warnings"].size(), 1u) << r->body;
+  EXPECT_NE(cal["warnings"][0].get<std::string>().find("validation data set"), std::string::npos);
   EXPECT_EQ(cal["project"]["parent_id"], 1);
   const int64_t mid = cal["project"]["model_id"].get<int64_t>();
   job = wait_job(c, cal["job"]["id"].get<int64_t>());
@@ -162,6 +193,40 @@ TEST(Workbench, ImportBaselineCalibrateCompare) {
   ASSERT_EQ(r->status, 200);
   std::ofstream(dir + "/dl.onnx", std::ios::binary) << r->body;
   EXPECT_EQ(c8test::calibr8("info '" + dir + "/dl.onnx'").code, 0);
+  // The calibration report, and no server path in what the API hands out.
+  r = c.Get(("/api/jobs/" + cal["job"]["id"].dump() + "/report.json").c_str());
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(json::parse(r->body).contains("settings"));
+  EXPECT_EQ(r->body.find(dir + "/data"), std::string::npos) << "the report names the server's data dir";
+  EXPECT_EQ(job.dump().find(dir + "/data"), std::string::npos) << job.dump();
+
+  // Calibrating on the separate set: no warning, its 4 images used.
+  r = c.Post("/api/projects/1/calibrate", R"({"calibration_dataset_id":2})", "application/json");
+  ASSERT_EQ(r->status, 201) << r->body;
+  EXPECT_TRUE(body(r)["warnings"].empty()) << r->body;
+  job = wait_job(c, body(r)["job"]["id"].get<int64_t>());
+  ASSERT_EQ(job["state"], "done") << job.dump();
+  EXPECT_EQ(job["result"]["calibration"]["images"], 4);
+
+  // Compare the first INT8 project with its parent: accuracy of both, speed, the per-layer table.
+  const std::string p2 = cal["project"]["id"].dump();
+  EXPECT_EQ(c.Post(("/api/projects/" + p2 + "/compare").c_str(), "{}", "application/json")->status, 400);
+  EXPECT_EQ(c.Post(("/api/projects/" + p2 + "/compare").c_str(), R"({"reference_project_id":99})", "application/json")->status, 404);
+  r = c.Post(("/api/projects/" + p2 + "/compare").c_str(), R"({"reference_project_id":1})", "application/json");
+  ASSERT_EQ(r->status, 201) << r->body;
+  json cj = wait_job(c, body(r)["id"].get<int64_t>());
+  ASSERT_EQ(cj["state"], "done") << cj.dump();
+  const json& cmp = cj["result"]["compare"];
+  EXPECT_EQ(cmp["accuracy"]["a"], json::parse(e.out)["top1"]);  // the reference's figure, as evaluate gives it
+  EXPECT_GT(cmp["layers"]["rows"].size(), 20u);
+  bool u8 = false;
+  for (const json& row : cmp["layers"]["rows"]) u8 |= row["precision"] == "U8";
+  EXPECT_TRUE(u8) << cmp["layers"].dump();
+  r = c.Get(("/api/jobs/" + cj["id"].dump() + "/report.html").c_str());
+  ASSERT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("<html"), std::string::npos);
+  EXPECT_EQ(r->body.find(dir + "/data"), std::string::npos) << "the HTML report names the server's data dir";
+  EXPECT_EQ(c.Get(("/api/jobs/" + cj["id"].dump() + "/report.txt").c_str())->status, 404);
   fs::remove_all(dir);
 }
 
@@ -260,9 +325,7 @@ TEST(Workbench, JobsSurviveARestart) {
   {
     Server s(dir + "/data");
     httplib::Client c = s.client();
-    ASSERT_EQ(c.Post("/api/models?name=m.onnx", read_file(model), kOctet)->status, 201);
-    ASSERT_EQ(c.Post("/api/datasets?name=d.tar.gz", imagenet_archive(dir, 2), kOctet)->status, 201);
-    ASSERT_EQ(c.Post("/api/projects", R"({"model_id":1,"dataset_id":1})", "application/json")->status, 201);
+    import_project(c, model, dir, 2);
   }
   {
     // As a killed server leaves it: one job running, two queued.
@@ -290,6 +353,54 @@ TEST(Workbench, JobsSurviveARestart) {
   const std::string& text = ev->body;
   ASSERT_NE(text.rfind("data: "), std::string::npos) << text;
   EXPECT_EQ(json::parse(text.substr(text.rfind("data: ") + 6))["state"], "done");
+  fs::remove_all(dir);
+}
+
+// Jobs posted at once, from several clients, run one at a time (never two
+// `running` in any snapshot) and each finishes with the result it would have alone.
+TEST(Workbench, ConcurrentJobsRunOneAtATime) {
+  const std::string model = c8test::shared("models/mobilenet_v1_0.25_224.onnx");
+  if (!fs::exists(model)) GTEST_SKIP() << model << " not present";
+  const std::string dir = c8test::temp_dir();
+  Server s(dir + "/data");
+  httplib::Client c = s.client();
+  import_project(c, model, dir, 4);
+  std::vector<int64_t> ids(4, 0);
+  std::vector<std::thread> posters;
+  for (int k = 0; k < 4; ++k)
+    posters.emplace_back([&, k] {
+      httplib::Client ck = s.client();
+      auto r = k == 2 ? ck.Post("/api/projects/1/calibrate", "{}", "application/json")
+                      : ck.Post("/api/projects/1/baseline", R"({"threads":1})", "application/json");
+      if (r && r->status == 201) {
+        json b = json::parse(r->body);
+        ids[size_t(k)] = (k == 2 ? b["job"]["id"] : b["id"]).get<int64_t>();
+      }
+    });
+  for (auto& t : posters) t.join();
+  for (int64_t id : ids) ASSERT_GT(id, 0);
+  int most_running = 0, snapshots = 0;
+  for (bool all_done = false; !all_done && snapshots < 6000; ++snapshots) {
+    int running = 0;
+    all_done = true;
+    for (const json& p : body(c.Get("/api/projects")))
+      for (const json& j : p["jobs"]) {
+        running += j["state"] == "running";
+        all_done &= j["state"] == "done" || j["state"] == "failed" || j["state"] == "cancelled";
+      }
+    most_running = std::max(most_running, running);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(most_running, 1) << "over " << snapshots << " snapshots";
+  std::vector<double> top1;
+  for (int64_t id : ids) {
+    json j = wait_job(c, id);
+    ASSERT_EQ(j["state"], "done") << j.dump();
+    if (j["kind"] == "baseline") top1.push_back(j["result"]["accuracy"]["top1"].get<double>());
+  }
+  ASSERT_EQ(top1.size(), 3u);
+  EXPECT_EQ(top1[0], top1[1]);
+  EXPECT_EQ(top1[1], top1[2]);
   fs::remove_all(dir);
 }
 
