@@ -11,9 +11,10 @@ APT_PKGS=(build-essential cmake ccache pkg-config
   libdnnl-dev ocl-icd-opencl-dev libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libcpp-httplib-dev libsqlite3-dev libarchive-dev zlib1g-dev libpugixml-dev
   dataset-fashion-mnist libonnx-testdata
-  python3-numpy python3-pil python3-onnx)
+  python3-numpy python3-pil python3-onnx
+  pybind11-dev python3-dev)  # the Python module (src/python), built with the rest
 # PyTorch is only for the scripts that export test models and run the peers.
-if [ "${C8_WITH_TORCH:-0}" = 1 ]; then APT_PKGS+=(python3-torch python3-torchvision); fi
+if [ "${C8_WITH_TORCH:-0}" = 1 ]; then APT_PKGS+=(python3-torch python3-torchvision python3-pytest); fi
 # Debian's chromium is only for the workbench's browser test (tests/server/workbench_browser.mjs).
 if [ "${C8_WITH_BROWSER:-0}" = 1 ]; then APT_PKGS+=(chromium); fi
 command -v node >/dev/null 2>&1 || APT_PKGS+=(nodejs)
