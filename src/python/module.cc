@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -27,6 +28,7 @@
 #include "base/atomic_file.h"
 #include "base/error.h"
 #include "cli/common.h"
+#include "cli/outputs.h"
 #include "eval/image.h"
 #include "eval/preprocess.h"
 #include "eval/subset.h"
@@ -65,6 +67,7 @@ struct Model {
 };
 
 std::shared_ptr<Model> load(const std::string& path) {
+  if (path.empty()) throw Error("load: the path is empty");
   LoadedModel m = load_model_arg(path);
   auto out = std::make_shared<Model>();
   out->graph = std::move(m.graph);
@@ -131,6 +134,9 @@ std::vector<Tensor> copy_samples(const py::list& samples, const InputGeometry& g
     py::array_t<float, py::array::c_style | py::array::forcecast> c(a);
     Tensor t(DType::F32, s);
     std::memcpy(t.raw(), c.data(), t.nbytes());
+    const float* f = t.data<float>();
+    for (int64_t k = 0; k < t.numel(); ++k)
+      if (!std::isfinite(f[k])) throw Error("sample " + std::to_string(i) + ": holds NaN or Inf values (element " + std::to_string(k) + ")");
     out.push_back(std::move(t));
   }
   return out;
@@ -243,10 +249,26 @@ nlohmann::json accuracy_aware_report(const AccuracyAwareResult& R) {
           {"seconds", R.seconds}};
 }
 
+// Option `k` of a Python options dict as T; a value of the wrong type or range
+// is a calibr8.Error naming the option (not pybind's "Unable to cast").
+struct Options {
+  const py::dict& d;
+  py::object get(const char* k) const { return d.contains(k) ? py::reinterpret_borrow<py::object>(d[k]) : py::object(py::none()); }
+  template <class T>
+  T as(const char* k, const char* what) const {
+    try {
+      return get(k).cast<T>();
+    } catch (const py::cast_error&) {
+      throw Error(std::string(k) + ": expected " + what + ", got " + std::string(py::repr(get(k))));
+    }
+  }
+};
+
 std::shared_ptr<Model> calibrate(const Model& model, const py::list& samples, const py::dict& opt, const py::object& progress,
                                  const py::object& validation, const py::object& metric) {
-  auto get = [&](const char* k) { return opt.contains(k) ? py::reinterpret_borrow<py::object>(opt[k]) : py::object(py::none()); };
-  auto str = [&](const char* k, const std::string& def) { return get(k).is_none() ? def : get(k).cast<std::string>(); };
+  const Options o{opt};
+  auto get = [&](const char* k) { return o.get(k); };
+  auto str = [&](const char* k, const std::string& def) { return get(k).is_none() ? def : o.as<std::string>(k, "a string"); };
   const std::string display = model.path.empty() ? "model" : model.path;
   refuse_quantized(model.graph, display);
   Preprocess p = model.preprocess;
@@ -257,11 +279,12 @@ std::shared_ptr<Model> calibrate(const Model& model, const py::list& samples, co
   }
   Graph g = prepare_for_calibration(model.graph);
   InputGeometry geo = input_geometry(g, p);
+  validate_preprocess(p, geo.channels);
   std::vector<Tensor> copied = copy_samples(samples, geo);
   if (copied.empty()) throw Error("the data set gave no samples");
-  std::vector<size_t> idx = choose_subset(copied.size(), str("subset", ""), get("seed").is_none() ? 0 : get("seed").cast<uint64_t>());
-  const int batch = !get("batch").is_none() ? get("batch").cast<int>() : (geo.batch > 0 ? int(geo.batch) : 32);
-  if (batch < 1) throw Error("batch must be >= 1");
+  std::vector<size_t> idx = choose_subset(copied.size(), str("subset", ""), get("seed").is_none() ? 0 : o.as<uint64_t>("seed", "an integer >= 0"));
+  const int batch = !get("batch").is_none() ? o.as<int>("batch", "an integer 1..4096") : (geo.batch > 0 ? int(geo.batch) : 32);
+  if (batch < 1 || batch > 4096) throw Error("batch: 1..4096");
   if (geo.batch > 0 && batch != geo.batch)
     throw Error(display + ": input '" + geo.name + "' has a fixed batch of " + std::to_string(geo.batch) + "; batch " +
                 std::to_string(batch) + " is not possible");
@@ -275,11 +298,11 @@ std::shared_ptr<Model> calibrate(const Model& model, const py::list& samples, co
   s.weight_per_tensor = gran == "per-tensor";
   s.saturation_fix = str("saturation_fix", "auto");
   s.target = str("target", "auto");
-  s.bias_correction = get("bias_correction").is_none() || get("bias_correction").cast<bool>();
-  s.equalize = !get("equalize").is_none() && get("equalize").cast<bool>();
-  if (!get("bias_images").is_none()) s.bias_images = get("bias_images").cast<size_t>();
-  if (!get("ignore").is_none()) s.ignore = get("ignore").cast<std::vector<std::string>>();
-  if (!get("threads").is_none()) s.threads = get("threads").cast<int>();
+  s.bias_correction = get("bias_correction").is_none() || o.as<bool>("bias_correction", "True or False");
+  s.equalize = !get("equalize").is_none() && o.as<bool>("equalize", "True or False");
+  if (!get("bias_images").is_none()) s.bias_images = o.as<size_t>("bias_images", "an integer >= 0");
+  if (!get("ignore").is_none()) s.ignore = o.as<std::vector<std::string>>("ignore", "a list of node names or op types");
+  if (!get("threads").is_none()) s.threads = o.as<int>("threads", "an integer 1..256");
   if (s.threads < 1 || s.threads > 256) throw Error("threads: 1..256");
 
   auto shared = std::make_shared<std::vector<Tensor>>(std::move(copied));
@@ -301,7 +324,7 @@ std::shared_ptr<Model> calibrate(const Model& model, const py::list& samples, co
     std::vector<Tensor> val = copy_samples(validation.cast<py::list>(), geo);
     if (val.empty()) throw Error("accuracy-aware: the validation data set gave no samples");
     AccuracyAwareSettings as;
-    as.max_drop = get("max_drop").is_none() ? 0.01 : get("max_drop").cast<double>();
+    as.max_drop = get("max_drop").is_none() ? 0.01 : o.as<double>("max_drop", "a number");
     const std::string drop_type = str("drop_type", "absolute");
     if (drop_type != "absolute" && drop_type != "relative") throw Error("drop_type: absolute or relative, not '" + drop_type + "'");
     as.relative = drop_type == "relative";
@@ -310,11 +333,11 @@ std::shared_ptr<Model> calibrate(const Model& model, const py::list& samples, co
     const std::string ranking = str("ranking", "accuracy");
     if (ranking != "accuracy" && ranking != "performance") throw Error("ranking: accuracy or performance, not '" + ranking + "'");
     as.performance_aware = ranking == "performance";
-    as.try_mixed = !get("try_mixed").is_none() && get("try_mixed").cast<bool>();
-    as.sensitivity = get("sensitivity").is_none() || get("sensitivity").cast<bool>();
+    as.try_mixed = !get("try_mixed").is_none() && o.as<bool>("try_mixed", "True or False");
+    as.sensitivity = get("sensitivity").is_none() || o.as<bool>("sensitivity", "True or False");
     as.threads = s.threads;
     as.tune = parse_tune(str("tune", "cached"));
-    const size_t held = get("holdout").is_none() ? 0 : get("holdout").cast<size_t>();
+    const size_t held = get("holdout").is_none() ? 0 : o.as<size_t>("holdout", "a count >= 0");
     if (held >= val.size()) throw Error("holdout: " + std::to_string(held) + " of " + std::to_string(val.size()) + " validation samples leaves none to decide on");
     // Held-out rows spread evenly (as the CLI's --holdout).
     for (size_t k = 0; k < held; ++k) as.holdout.push_back(size_t((double(k) + 0.5) * double(val.size()) / double(held)));
@@ -352,7 +375,11 @@ struct PySession {
   std::shared_ptr<Model> model;
   std::unique_ptr<Session> s;
   std::vector<std::string> inputs, outputs;
+  // One call at a time: a Session keeps its plans and buffers between runs
+  // (take one Session per thread to run in parallel).
+  std::mutex busy;
   PySession(std::shared_ptr<Model> m, int threads, const std::string& tune) : model(std::move(m)) {
+    if (!model) throw Error("Session: no model (got None)");
     if (threads < 1 || threads > 256) throw Error("threads: 1..256");
     SessionOptions o;
     o.threads = threads;
@@ -400,7 +427,8 @@ struct PySession {
     }
     std::vector<Tensor> out;
     {
-      py::gil_scoped_release nogil;
+      py::gil_scoped_release nogil;  // first: a thread holding `busy` may need the GIL back
+      std::lock_guard<std::mutex> lk(busy);
       out = s->run(in);
     }
     py::dict r;
@@ -419,6 +447,7 @@ py::dict bench(PySession& ps, const py::object& feed, double seconds, int warmup
   std::vector<Tensor> in;
   auto add = [&](const py::handle& h) {
     py::array a = py::array::ensure(h, py::array::c_style);
+    if (!a) throw Error("bench: the inputs are not arrays");
     keep.push_back(a);
     in.push_back(Tensor::wrap(dtype_of(a), Shape(a.shape(), a.shape() + a.ndim()), const_cast<void*>(a.data())));
   };
@@ -429,6 +458,7 @@ py::dict bench(PySession& ps, const py::object& feed, double seconds, int warmup
   std::vector<double> ms;
   {
     py::gil_scoped_release nogil;
+    std::lock_guard<std::mutex> lk(ps.busy);
     for (int i = 0; i < warmup; ++i) ps.s->run(in);
     const auto t0 = std::chrono::steady_clock::now();
     while (ms.size() < 3 || std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < seconds) {
@@ -459,7 +489,8 @@ py::dict bench(PySession& ps, const py::object& feed, double seconds, int warmup
 // `calibr8 compare A B --dataset DIR --json` from Python: the same report
 // (accuracy or output agreement, speed, the per-layer table) as a dict.
 py::object compare(const Model& a, const Model& b, const std::string& dataset, const py::dict& opt, const py::object& progress) {
-  auto get = [&](const char* k) { return opt.contains(k) ? py::reinterpret_borrow<py::object>(opt[k]) : py::object(py::none()); };
+  const Options o{opt};
+  auto get = [&](const char* k) { return o.get(k); };
   if (dataset.empty()) throw Error("compare: give the data set folder (annotated for accuracy, or any images)");
   Preprocess p = a.has_preprocess ? a.preprocess : b.preprocess;
   if (!get("preprocess").is_none()) p = preprocess_from_json(from_python(get("preprocess")));
@@ -479,18 +510,21 @@ py::object compare(const Model& a, const Model& b, const std::string& dataset, c
   c.pre = p;
   c.input = ImageInput{ga.channels, ga.height, ga.width, ga.nhwc};
   c.fixed_batch = std::max(ga.batch, gb.batch);
-  if (!get("limit").is_none()) c.limit = get("limit").cast<int>();
-  if (!get("range").is_none()) c.range = get("range").cast<std::string>();
-  if (!get("batch").is_none()) c.batch = get("batch").cast<int>();
-  if (!get("threads").is_none()) c.threads = get("threads").cast<int>();
+  if (!get("limit").is_none()) c.limit = o.as<int>("limit", "an integer >= 0");
+  if (c.limit < 0) throw Error("limit: an integer >= 0");
+  if (!get("range").is_none()) c.range = o.as<std::string>("range", "\"A:B\"");
+  if (!get("batch").is_none()) c.batch = o.as<int>("batch", "an integer 1..4096");
+  if (!get("threads").is_none()) c.threads = o.as<int>("threads", "an integer 1..256");
   if (c.threads < 1 || c.threads > 256) throw Error("threads: 1..256");
-  c.tune = parse_tune(get("tune").is_none() ? "cached" : get("tune").cast<std::string>());
-  if (!get("seconds").is_none()) c.seconds = get("seconds").cast<double>();
-  if (!get("layer_images").is_none()) c.layer_images = get("layer_images").cast<int>();
+  c.tune = parse_tune(get("tune").is_none() ? "cached" : o.as<std::string>("tune", "off, cached or full"));
+  if (!get("seconds").is_none()) c.seconds = o.as<double>("seconds", "a number of seconds");
+  if (!(c.seconds >= 0 && c.seconds <= 3600)) throw Error("seconds: 0..3600 (0 skips the latency measurement)");
+  if (!get("layer_images").is_none()) c.layer_images = o.as<int>("layer_images", "an integer >= 0");
+  if (c.layer_images < 0 || c.layer_images > 100000) throw Error("layer_images: 0..100000");
   c.speed = c.seconds > 0;
   c.layers = c.layer_images > 0;
-  if (!get("task").is_none()) c.task = get("task").cast<std::string>();
-  if (!get("adapter").is_none()) c.adapter = get("adapter").cast<std::string>();
+  if (!get("task").is_none()) c.task = o.as<std::string>("task", "classify, detect or segment");
+  if (!get("adapter").is_none()) c.adapter = o.as<std::string>("adapter", "an adapter name");
   CompareProgress show;
   if (!progress.is_none())
     show = [&progress](const std::string& stage, size_t done, size_t total) {
@@ -537,6 +571,8 @@ PYBIND11_MODULE(_core, m) {
       .def("to_bytes", [](const Model& x) { return py::bytes(onnx_bytes(x.graph)); })
       .def("save", [](const Model& x, const std::string& path) {
         if (path.empty()) throw Error("save: the path is empty");
+        // The CLI's rules for -o: an existing folder, never a folder, a device or a read-only file.
+        check_outputs({}, {{"save", path}});
         std::string bytes = onnx_bytes(x.graph);
         write_file_atomic(path, bytes);
       }, py::arg("path"));

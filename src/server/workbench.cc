@@ -17,6 +17,7 @@
 #include "base/atomic_file.h"
 #include "base/error.h"
 #include "eval/datasets/dataset.h"
+#include "eval/task.h"
 #include "server/archive.h"
 #include "server/child.h"
 #include "server/thumbnail.h"
@@ -400,8 +401,10 @@ void Workbench::routes() {
         for (const std::string& a : ds->annotation_paths(i)) ok &= a.compare(0, root.size() + 1, root + "/") == 0 && inside(a.substr(root.size() + 1));
         if (!ok) throw Error(name + ": entry " + std::to_string(i + 1) + " ('" + ds->name(i) + "') points outside the data set");
       }
+      Task task;
+      const bool has_task = annotation_task(*ds, task);
       info = {{"format", ds->format()}, {"images", ds->size()}, {"annotated", ds->annotated() || ds->has_boxes()},
-              {"classes", ds->class_names().size()}};
+              {"classes", ds->class_names().size()}, {"task", has_task ? json(task_name(task)) : json(nullptr)}};
     } catch (const std::exception& e) {
       return refuse(e, root);
     }

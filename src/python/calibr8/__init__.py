@@ -144,7 +144,7 @@ def calibrate(model, dataset, *, method="default", preset="performance", subset=
     if not isinstance(dataset, Dataset):
         dataset = Dataset(dataset)
     options = {"preset": preset, "subset": None if subset is None else str(subset), "seed": int(seed),
-               "ignore": list(ignore), "act_estimator": act_estimator, "weight_estimator": weight_estimator,
+               "ignore": [ignore] if isinstance(ignore, str) else list(ignore), "act_estimator": act_estimator, "weight_estimator": weight_estimator,
                "weight_granularity": weight_granularity, "target": target, "saturation_fix": saturation_fix,
                "bias_correction": bool(bias_correction), "equalize": bool(equalize), "bias_images": bias_images,
                "batch": batch, "threads": int(threads), "preprocess": preprocess}
