@@ -69,11 +69,15 @@ const base = await new Promise((resolve, reject) => {
   setTimeout(() => reject(new Error("calibr8 serve printed no address in 20 s")), 20000);
 });
 const api = async (p) => (await fetch(base + p)).json();
+// The server never outlives the test, however the test ends (its inherited
+// stderr would keep ctest waiting).
+process.on("exit", () => server.kill("SIGKILL"));
 
-const { chromium } = require("playwright-core");
-const browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--disable-gpu"] });
 const errors = [];
+let browser = null;
 try {
+  const { chromium } = require("playwright-core");
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--disable-gpu"] });
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   const page = await ctx.newPage();
   page.on("pageerror", (e) => errors.push("page error: " + e.message));
@@ -246,7 +250,7 @@ try {
 } catch (e) {
   check(false, "flow: " + e.message.split("\n")[0]);
 } finally {
-  await browser.close();
+  if (browser) await browser.close();
   server.kill("SIGTERM");
   await new Promise((r) => server.once("exit", r));
   fs.rmSync(work, { recursive: true, force: true });
