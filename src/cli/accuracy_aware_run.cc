@@ -92,6 +92,7 @@ AccuracyAwareRun run_accuracy_aware(const Graph& fp32, const std::string& model_
   TaskChoice task;
   if (labelled || flags) {
     task = choose_task(*ds, model_path, shapes, a.task, a.adapter);
+    check_label_ids(task, p.label_ids);
   } else if (!shapes.empty() && shapes[0].size() == 2) {
     task = {Task::Classify, "topk", "output [N, classes]"};
   } else {

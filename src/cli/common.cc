@@ -74,7 +74,7 @@ std::string default_model_dataset(bool train) {
 std::vector<std::string> default_model_classes() { return default_json().at("classes").get<std::vector<std::string>>(); }
 
 void PreprocessFlags::add_to(CLI::App* app) {
-  app->add_option("--config", config, "JSON file with preprocessing keys (resize, crop, size, mean, std, layout, color, label_offset)");
+  app->add_option("--config", config, "JSON file with preprocessing keys (resize, crop, size, mean, std, layout, color, label_offset, label_ids)");
   app->add_option("--resize", resize, "resize the shorter side to N (bilinear)");
   app->add_option("--crop", crop, "center crop NxN after --resize");
   app->add_option("--size", size, "stretch to WxH instead of --resize/--crop");
@@ -90,6 +90,9 @@ void PreprocessFlags::add_to(CLI::App* app) {
       "refuse image and data files larger than this, decompressed (default 2048; 0 = no limit)");
   app->add_option("--label-offset", label_offset, "model output index = class index + K (1001-class models: 1)")
       ->each([this](const std::string&) { label_offset_set = true; });
+  app->add_option("--label-ids", label_ids,
+                  "detection: the model's class ids are COCO category ids (1..90, torchvision's and TF's detectors), mapped to the data set's classes by name")
+      ->check(CLI::IsMember({"coco"}));
 }
 
 Preprocess PreprocessFlags::resolve(const Preprocess& base) const {
@@ -115,6 +118,7 @@ Preprocess PreprocessFlags::resolve(const Preprocess& base) const {
   if (!layout.empty()) p.layout = layout;
   if (!color.empty()) p.color = color;
   if (label_offset_set) p.label_offset = label_offset;
+  if (!label_ids.empty()) p.label_ids = label_ids;
   return p;
 }
 

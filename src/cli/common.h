@@ -44,6 +44,7 @@ struct PreprocessFlags {
   std::string config, size, mean, std, layout, color;
   int resize = 0, crop = 0, label_offset = 0;
   bool label_offset_set = false;
+  std::string label_ids;
   void add_to(CLI::App* app);
   // Merges --config (JSON) with the flags (flags win) over a base.
   Preprocess resolve(const Preprocess& base) const;

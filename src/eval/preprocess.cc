@@ -157,6 +157,7 @@ void validate_preprocess(const Preprocess& p, int model_channels) {
   // background class); anything near int's range would wrap.
   if (p.label_offset < -65536 || p.label_offset > 65536)
     fail("label_offset must be between -65536 and 65536, got " + std::to_string(p.label_offset));
+  if (!p.label_ids.empty() && p.label_ids != "coco") fail("label_ids must be 'coco' or empty, got '" + p.label_ids + "'");
 }
 
 std::pair<int, int> preprocessed_size(const Preprocess& p, int in_w, int in_h, int out_w, int out_h) {
@@ -320,9 +321,12 @@ Preprocess preprocess_from_json(const nlohmann::json& j) {
       if (p.color != "rgb" && p.color != "bgr") fail("key 'color': expected 'rgb' or 'bgr', got '" + p.color + "'");
     } else if (k == "label_offset") {
       p.label_offset = int_from_json(v, "label_offset");
+    } else if (k == "label_ids") {
+      p.label_ids = lower(string_from_json(v, "label_ids"));
+      if (!p.label_ids.empty() && p.label_ids != "coco") fail("key 'label_ids': expected 'coco' or '', got '" + p.label_ids + "'");
     } else {
       fail("unknown key '" + k +
-           "' (known: resize, crop, size, mean, std, layout, color, label_offset)");
+           "' (known: resize, crop, size, mean, std, layout, color, label_offset, label_ids)");
     }
   }
   if (p.resize < 0 || p.crop < 0) fail("resize/crop must be positive");
@@ -340,6 +344,7 @@ nlohmann::json preprocess_to_json(const Preprocess& p) {
   j["layout"] = p.layout;
   j["color"] = p.color;
   j["label_offset"] = p.label_offset;
+  if (!p.label_ids.empty()) j["label_ids"] = p.label_ids;
   return j;
 }
 

@@ -42,6 +42,10 @@ struct Preprocess {
   std::string layout = "nchw";          // or "nhwc"
   std::string color = "rgb";            // or "bgr"
   int label_offset = 0;                 // model output index = class index + offset
+  // Detection: what the model's class ids are. "" = the data set's class index
+  // (+ label_offset); "coco" = COCO category ids (1..90: torchvision's and the
+  // TF Object Detection API's detectors), mapped to the data set's classes by name.
+  std::string label_ids;
 };
 
 // Throws c8::Error (message starts with "preprocess: ") for inconsistent
@@ -70,7 +74,7 @@ std::vector<float> resize_bilinear(const float* src, int in_w, int in_h, int cha
                                    int out_h);
 
 // Keys: "resize", "crop" (ints), "size" ("WxH", "N" or an int N), "mean"/"std"
-// (number, array of numbers or "a,b,c"), "layout", "color", "label_offset".
+// (number, array of numbers or "a,b,c"), "layout", "color", "label_offset", "label_ids".
 // Unknown keys or wrong types -> c8::Error naming the key.
 Preprocess preprocess_from_json(const nlohmann::json& j);
 nlohmann::json preprocess_to_json(const Preprocess& p);

@@ -47,4 +47,8 @@ bool annotation_task(const Dataset& ds, Task& t);
 TaskChoice choose_task(const Dataset& ds, const std::string& model, const std::vector<Shape>& output_shapes,
                        const std::string& task_flag, const std::string& adapter_flag);
 
+// Preprocess::label_ids ("coco") names detector class ids: refused, in one
+// line, for a task that is not detection (a flag that would do nothing).
+void check_label_ids(const TaskChoice& task, const std::string& label_ids);
+
 }  // namespace c8

@@ -1,5 +1,6 @@
 #include "eval/task_eval.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <numeric>
@@ -7,6 +8,7 @@
 #include "base/error.h"
 #include "eval/adapters/detect.h"
 #include "eval/adapters/segmentation_logits.h"
+#include "eval/datasets/coco_ids.h"
 #include "eval/datasets/voc_mask.h"
 #include "eval/datasets/voc_xml.h"
 
@@ -86,6 +88,12 @@ TaskScorer::TaskScorer(const Dataset& ds, const TaskChoice& task, const Preproce
       names_(ds.class_names()) {
   if (task.task == Task::Detect && names_.empty())
     throw Error(ds.root() + ": detection needs classes.txt beside list.txt (the class names the XML files use)");
+  if (p.label_ids == "coco") {
+    if (task.task != Task::Detect) throw Error("--label-ids coco applies to detection only");
+    coco_ids_ = coco_ids_to_classes(names_);
+    if (std::none_of(coco_ids_.begin(), coco_ids_.end(), [](int c) { return c >= 0; }))
+      throw Error(ds.root() + ": --label-ids coco: none of the data set's classes is a COCO class name");
+  }
 }
 
 void TaskScorer::add(size_t i, const std::vector<Tensor>& outs, int image_w, int image_h) {
@@ -108,7 +116,8 @@ void TaskScorer::add(size_t i, const std::vector<Tensor>& outs, int image_w, int
     return;
   }
   const ImageGeometry geo = image_geometry(pre_, image_w, image_h, in_.width, in_.height);
-  const DetectContext ctx{output_names_, names_.size(), label_offset_};
+  DetectContext ctx{output_names_, names_.size(), label_offset_, {}};
+  if (pre_.label_ids == "coco") ctx.class_of_id = coco_ids_;
   if (task_.task == Task::Detect && ds_.has_boxes()) {  // COCO JSON: the data set holds them
     try {
       boxes_.add_image(ds_.boxes(i), decode_detections(task_.adapter, outs, geo, ctx));

@@ -71,6 +71,7 @@ class TaskScorer {
   ImageInput in_;
   std::vector<std::string> output_names_;
   std::vector<std::string> names_;
+  std::vector<int> coco_ids_;  // Preprocess::label_ids "coco": COCO category id -> class
   TopK topk_;
   std::vector<int> predictions_;
   DetectionMap boxes_;

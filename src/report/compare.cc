@@ -246,6 +246,7 @@ void evaluate_both(Session& sa, Session& sb, const Graph& a, const Graph& b, con
   if (labelled || flags) {
     try {
       res.task = choose_task(ds, c.path_a, outs, c.task, c.adapter);
+      check_label_ids(res.task, c.pre.label_ids);
       res.has_task = true;
     } catch (const Error& e) {
       if (flags) throw;  // what the user named does not fit: say so

@@ -8,6 +8,7 @@
 #include "eval/adapters/geometry.h"
 #include "eval/adapters/ssd.h"
 #include "eval/adapters/yolo.h"
+#include "eval/datasets/coco_ids.h"
 #include "eval/datasets/dataset.h"
 #include "eval/task.h"
 #include "eval_test_util.h"
@@ -115,6 +116,70 @@ TEST(SsdAdapter, PostNmsOutputsTakenAsTheyAre) {
   expect_box(d[1].box, 10, 20, 110, 220);
 }
 
+// The 80 class names of a darknet-style classes.txt (coco.names order).
+std::vector<std::string> darknet_coco80() {
+  return {"person", "bicycle", "car", "motorbike", "aeroplane", "bus", "train", "truck", "boat", "traffic light",
+          "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+          "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+          "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+          "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+          "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "sofa",
+          "pottedplant", "bed", "diningtable", "toilet", "tvmonitor", "laptop", "mouse", "remote", "keyboard",
+          "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
+          "teddy bear", "hair drier", "toothbrush"};
+}
+
+TEST(CocoIds, CategoryIdsMapByNameAcrossTheGaps) {
+  const std::vector<int> m = coco_ids_to_classes(darknet_coco80());
+  ASSERT_EQ(m.size(), 91u);
+  int mapped = 0;
+  for (int c : m) mapped += c >= 0;
+  EXPECT_EQ(mapped, 80);  // every class once; ids 0, 12, 26, 29, 30, 45, 66, 68, 69, 71, 83 are unused
+  for (int id : {0, 12, 26, 29, 30, 45, 66, 68, 69, 71, 83}) EXPECT_EQ(m[size_t(id)], -1) << id;
+  EXPECT_EQ(m[1], 0);    // person
+  EXPECT_EQ(m[4], 3);    // motorcycle -> motorbike
+  EXPECT_EQ(m[13], 11);  // stop sign: the first id after the first gap
+  EXPECT_EQ(m[67], 60);  // dining table -> diningtable
+  EXPECT_EQ(m[72], 62);  // tv -> tvmonitor
+  EXPECT_EQ(m[90], 79);  // toothbrush
+  // A data set with a few classes: the others map to none.
+  const std::vector<int> few = coco_ids_to_classes({"dog", "person"});
+  EXPECT_EQ(few[18], 0);
+  EXPECT_EQ(few[1], 1);
+  EXPECT_EQ(few[3], -1);
+}
+
+TEST(SsdAdapter, CocoCategoryIdsBecomeTheDataSetsClasses) {
+  // torchvision-style post-NMS output: labels are COCO ids (13 = stop sign,
+  // 90 = toothbrush, 12 = unused); an offset of 1 would give 12 and 89.
+  Tensor boxes(DType::F32, {1, 3, 4}), scores(DType::F32, {1, 3}), labels(DType::I64, {1, 3});
+  const float b[12] = {10, 20, 110, 220, 0, 0, 50, 50, 5, 5, 60, 60};
+  std::copy(b, b + 12, boxes.data<float>());
+  const float sc[3] = {0.9f, 0.8f, 0.7f};
+  std::copy(sc, sc + 3, scores.data<float>());
+  const int64_t lab[3] = {13, 90, 12};
+  std::copy(lab, lab + 3, labels.data<int64_t>());
+  const std::vector<int> ids = coco_ids_to_classes(darknet_coco80());
+  SsdDecode p;
+  p.class_of_id = &ids;
+  std::vector<DetectedBox> d = decode_ssd({boxes, labels, scores}, {}, stretched_geometry(300, 300, 300, 300), p);
+  ASSERT_EQ(d.size(), 2u);  // the unused id is dropped
+  EXPECT_EQ(d[0].cls, 11);
+  EXPECT_EQ(d[1].cls, 79);
+
+  // TF-style raw head: 91 score columns, column = COCO id (0 = background).
+  Tensor raw_boxes(DType::F32, {1, 2, 4}), raw_scores(DType::F32, {1, 2, 91});
+  const float rb[8] = {0.1f, 0.1f, 0.3f, 0.5f, 0.5f, 0.5f, 1.0f, 1.0f};
+  std::copy(rb, rb + 8, raw_boxes.data<float>());
+  std::fill(raw_scores.data<float>(), raw_scores.data<float>() + 182, 0.0f);
+  raw_scores.data<float>()[72] = 0.9f;       // anchor 0: tv
+  raw_scores.data<float>()[91 + 4] = 0.8f;   // anchor 1: motorcycle
+  d = decode_ssd({raw_scores, raw_boxes}, {}, stretched_geometry(300, 300, 300, 300), p);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].cls, 62);
+  EXPECT_EQ(d[1].cls, 3);
+}
+
 TEST(SsdAdapter, RefusesOutputsWithoutBoxes) {
   EXPECT_THROW(decode_ssd({Tensor(DType::F32, {1, 10, 5})}, {}, stretched_geometry(1, 1, 1, 1)), Error);
   EXPECT_THROW(decode_detections("nonesuch", {Tensor(DType::F32, {1, 4})}, stretched_geometry(1, 1, 1, 1), {}), Error);
@@ -133,6 +198,12 @@ TEST(TaskGuess, DetectionDecoderFromOutputShapes) {
   EXPECT_EQ(choose_task(*ds, "m", {{1, 84, 8400}}, "", "").adapter, "yolov8");
   EXPECT_EQ(choose_task(*ds, "m", {{1, 85, 22, 22}}, "", "").adapter, "fastestdet");
   EXPECT_EQ(choose_task(*ds, "m", {{1, 3000, 4}, {1, 3000, 81}}, "", "").adapter, "ssd");
+  // --label-ids coco fits detection only.
+  EXPECT_NO_THROW(check_label_ids(choose_task(*ds, "m", {{1, 3000, 4}, {1, 3000, 81}}, "", ""), "coco"));
+  TaskChoice classify;
+  classify.task = Task::Classify;
+  EXPECT_THROW(check_label_ids(classify, "coco"), Error);
+  EXPECT_NO_THROW(check_label_ids(classify, ""));
   EXPECT_EQ(choose_task(*ds, "m", {{1, 100, 4}, {1, 100}, {1, 100}}, "", "").adapter, "ssd");
   EXPECT_THROW(choose_task(*ds, "m", {{1, 3000, 4}, {1, 3000, 50}}, "", ""), Error);  // 50 is not 80 (+ 1)
   EXPECT_THROW(choose_task(*ds, "m", {{1, 25200, 85}}, "", "ssd"), Error);

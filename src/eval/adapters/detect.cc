@@ -28,6 +28,7 @@ std::vector<DetectedBox> decode_detections(const std::string& adapter, const std
     SsdDecode p;
     p.classes = ctx.classes;
     p.label_offset = ctx.label_offset;
+    p.class_of_id = &ctx.class_of_id;
     return decode_ssd(outs, ctx.output_names, g, p);
   }
   throw Error("adapter " + adapter + " does not decode detection outputs");

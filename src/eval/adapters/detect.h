@@ -15,6 +15,10 @@ struct DetectContext {
   std::vector<std::string> output_names;  // the graph's, in output order
   size_t classes = 0;                     // the data set's class count (0 = unknown)
   int label_offset = 0;
+  // Model class id -> data set class (-1: not in the data set), when the
+  // model's ids are not the data set's indexes (Preprocess::label_ids);
+  // empty: class = id - label_offset.
+  std::vector<int> class_of_id;
 };
 
 // outs: one sample's outputs ([1, ...]), in the graph's order. Throws

@@ -84,6 +84,7 @@ bool ssd_outputs_fit(const std::vector<Shape>& outs, size_t classes) {
 
 std::vector<DetectedBox> decode_ssd(const std::vector<Tensor>& outs, const std::vector<std::string>& names,
                                     const ImageGeometry& g, const SsdDecode& p) {
+  const std::vector<int>* ids = p.class_of_id && !p.class_of_id->empty() ? p.class_of_id : nullptr;
   std::vector<Shape> shapes;
   std::vector<bool> integer;
   for (const Tensor& t : outs) {
@@ -119,7 +120,9 @@ std::vector<DetectedBox> decode_ssd(const std::vector<Tensor>& outs, const std::
       if (!(s[a] > p.conf) || !std::isfinite(l[a])) continue;
       DetectedBox d;
       d.box = box_of(a);
-      d.cls = int(std::lround(l[a])) - p.label_offset;
+      const long id = std::lround(l[a]);
+      if (ids) d.cls = id >= 0 && id < long(ids->size()) ? (*ids)[size_t(id)] : -1;
+      else d.cls = int(id) - p.label_offset;
       d.score = s[a];
       if (d.cls >= 0) det.push_back(d);
     }
@@ -129,14 +132,15 @@ std::vector<DetectedBox> decode_ssd(const std::vector<Tensor>& outs, const std::
   }
   const int64_t K = parts.k;
   // background column first unless K is exactly the class count
-  const int64_t first = (p.classes > 0 && K == int64_t(p.classes)) ? 0 : 1;
+  const int64_t first = (p.classes > 0 && K == int64_t(p.classes) && !ids) ? 0 : 1;
   for (int64_t a = 0; a < A; ++a)
     for (int64_t c = first; c < K; ++c) {
       const float sc = s[a * K + c];
       if (!(sc > p.conf)) continue;
       DetectedBox d;
       d.box = box_of(a);
-      d.cls = int(c - first);
+      d.cls = ids ? (c < int64_t(ids->size()) ? (*ids)[size_t(c)] : -1) : int(c - first);
+      if (d.cls < 0) continue;
       d.score = sc;
       det.push_back(d);
     }

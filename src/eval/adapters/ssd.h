@@ -31,6 +31,9 @@ struct SsdDecode {
   size_t max_detections = 100;
   size_t classes = 0;    // the data set's class count; 0 = unknown (K - 1 classes assumed: background first)
   int label_offset = 0;  // post-NMS labels: data set class = label - offset
+  // Non-empty: model class id (a post-NMS label, or a score column with
+  // column 0 the background) -> data set class, -1 for none (COCO ids).
+  const std::vector<int>* class_of_id = nullptr;
 };
 
 // True when the output shapes (batch dimension first) have the SSD form.

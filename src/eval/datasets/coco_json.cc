@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "eval/datasets/coco_ids.h"
 #include "eval/datasets/common.h"
 #include "eval/limits.h"
 
@@ -16,15 +17,6 @@ namespace c8 {
 namespace {
 
 namespace fs = std::filesystem;
-
-// COCO's names and the darknet spellings of the same classes (FastestDet's
-// and YOLO's classes.txt use the latter).
-const std::map<std::string, std::string>& darknet_spelling() {
-  static const std::map<std::string, std::string> m = {
-      {"airplane", "aeroplane"},         {"motorcycle", "motorbike"},   {"couch", "sofa"},
-      {"potted plant", "pottedplant"},   {"dining table", "diningtable"}, {"tv", "tvmonitor"}};
-  return m;
-}
 
 class CocoDataset : public ds::FileListDataset {
  public:
