@@ -69,6 +69,58 @@ TEST(AccuracyAwareCli, PerTensorStartMeetsTheBound) {
   fs::remove_all(dir);
 }
 
+// The mixed preset's Default on mobilenet_v1_0.25 (asymmetric activations)
+// meets a 0.5-point bound with at least 80 % of the layers INT8 (issue 16's
+// target; measured: it needs no revert at all, 0.42 pt on these images).
+TEST(AccuracyAwareCli, MixedPresetMeetsTheBoundMostlyInt8) {
+  if (!fs::exists(kModel)) GTEST_SKIP() << kModel << " not present";
+  const std::string dir = temp_dir(), out = dir + "/aa.onnx";
+  const CmdResult r = calibr8("calibrate '" + kModel + "' --dataset '" + kData + "' --calib-range 0:200 -o '" + out +
+                              "' --preset mixed --method accuracy-aware --max-drop 0.5 --json" + kPre);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json a = nlohmann::json::parse(r.out)["accuracy_aware"];
+  EXPECT_EQ(a["preset"], "mixed");
+  EXPECT_TRUE(a["met"].get<bool>());
+  EXPECT_GE(a["final"].get<double>(), a["fp32"].get<double>() - 0.005);
+  EXPECT_GE(a["int8_share"].get<double>(), 0.8);
+  EXPECT_EQ(a["layers"], 28);
+  fs::remove_all(dir);
+}
+
+// max-drop 0 (issue 16): the result scores at least the FP32 model on the
+// images it decides on, or the run ends with the clear line, exit 1, and
+// the best model and its report still written. On resnet8 (CIFAR-10) and
+// the embedded Fashion-MNIST model.
+TEST(AccuracyAwareCli, ZeroDropIsMetOrSaysSo) {
+  struct Case {
+    std::string model, args;
+  };
+  const std::vector<Case> cases = {
+      {"'" + shared("models/resnet8_cifar10_mlperftiny.onnx") + "'",
+       " --dataset '" + shared("data/cifar10-test-2000") + "' --calib-range 0:300 --size 32x32 --mean 0 --std 1"},
+      {"default", " --subset 300 --seed 0"},
+  };
+  for (const Case& c : cases) {
+    if (c.model != "default" && !fs::exists(shared("models/resnet8_cifar10_mlperftiny.onnx"))) continue;
+    const std::string dir = temp_dir(), out = dir + "/aa.onnx", rep = dir + "/aa.json";
+    const CmdResult r = calibr8("calibrate " + c.model + c.args + " -o '" + out + "' --report '" + rep +
+                                "' --method accuracy-aware --max-drop 0 --threads 2 --json");
+    ASSERT_TRUE(r.code == 0 || r.code == 1) << c.model << ": " << r.err;
+    const nlohmann::json a = nlohmann::json::parse(r.out)["accuracy_aware"];
+    EXPECT_TRUE(fs::exists(out)) << c.model;
+    EXPECT_TRUE(fs::exists(rep)) << c.model;
+    if (r.code == 0) {
+      EXPECT_TRUE(a["met"].get<bool>()) << c.model;
+      EXPECT_GE(a["final"].get<double>(), a["fp32"].get<double>()) << c.model;
+      EXPECT_GT(a["int8_share"].get<double>(), 0.0) << c.model;
+    } else {
+      EXPECT_FALSE(a["met"].get<bool>()) << c.model;
+      EXPECT_NE(r.err.find("the drop stays above the bound"), std::string::npos) << r.err;
+    }
+    fs::remove_all(dir);
+  }
+}
+
 TEST(AccuracyAwareCli, RefusesWhatItCannotDecideOn) {
   if (!fs::exists(kModel)) GTEST_SKIP() << kModel << " not present";
   const std::string dir = temp_dir(), out = dir + "/aa.onnx";
