@@ -55,8 +55,10 @@ EOF
   else
     sp=()
     for t in 1 "$THREADS"; do
+      # a failed comparison prints its reason and leaves "-" in the table, not a silent exit (set -e)
       sp+=("$($B compare "$OUT/accuracy.onnx" "$OUT/performance.onnx" $cargs --limit 8 --no-layers --seconds 6 --threads "$t" \
-        --json 2>/dev/null | /usr/bin/python3 -c "import json,sys; print('%.3f' % json.load(sys.stdin)['speed']['speedup'])")")
+        --json 2>"$OUT/cerr" | /usr/bin/python3 -c "import json,sys; v=json.load(sys.stdin)['speed'].get('speedup'); print('-' if v is None else '%.3f' % v)" \
+        || { cat "$OUT/cerr" >&2; echo "-"; })")
     done
     SPEED+=("| $name | different models | ${sp[0]} | ${sp[1]} |")
   fi

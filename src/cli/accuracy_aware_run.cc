@@ -85,13 +85,13 @@ AccuracyAwareRun run_accuracy_aware(const Graph& fp32, const std::string& model_
   }
   std::string missing;
   const bool labelled = has_annotations(*ds, {}, &missing);
-  const bool flags = !a.task.empty() || !a.adapter.empty();
+  const bool flags = !a.task.empty() || !a.adapter.empty() || !p.label_ids.empty();  // --label-ids names detection
   if (!labelled && !a.pseudo_labels)
     throw Error(a.dataset + ": " + missing + "; accuracy-aware needs an annotated data set (labels.txt, class folders, "
                 "IDX, VOC XML boxes, COCO JSON, PNG masks), or --pseudo-labels to score against the FP32 model's own output");
   TaskChoice task;
   if (labelled || flags) {
-    task = choose_task(*ds, model_path, shapes, a.task, a.adapter);
+    task = choose_task(*ds, model_path, shapes, a.task, a.adapter, p.label_ids);
     check_label_ids(task, p.label_ids);
   } else if (!shapes.empty() && shapes[0].size() == 2) {
     task = {Task::Classify, "topk", "output [N, classes]"};

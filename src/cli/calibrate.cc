@@ -217,7 +217,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
         throw Error(val_path + ": " + missing + "; --validate needs an annotated data set (labels.txt, class folders, "
                     "IDX, VOC XML boxes, COCO JSON, PNG masks)");
       s_fp32 = std::make_unique<Session>(g, vso);
-      vtask = choose_task(*vds, m.path, output_shapes(*s_fp32, in, vb), o->task, o->adapter);
+      vtask = choose_task(*vds, m.path, output_shapes(*s_fp32, in, vb), o->task, o->adapter, p.label_ids);
       check_label_ids(vtask, p.label_ids);
       Task ann;
       if (annotation_task(*vds, ann) && ann != vtask.task)

@@ -69,7 +69,7 @@ bool task_of_annotations(const Dataset& ds, Task& t, std::string& reason) {
   return false;
 }
 
-bool adapter_fits(const std::string& name, const std::vector<Shape>& outs, size_t classes) {
+bool adapter_fits(const std::string& name, const std::vector<Shape>& outs, size_t classes, bool coco_ids) {
   if (outs.empty()) return false;
   const Shape& out = outs[0];
   auto is = [&](int64_t d, int64_t want) { return d < 0 || d == want; };
@@ -81,7 +81,7 @@ bool adapter_fits(const std::string& name, const std::vector<Shape>& outs, size_
     return out.size() == 3 && (classes ? is(out[2], int64_t(5 + classes)) : out[2] > 5 && out[2] < out[1]);
   if (name == "yolov8")
     return out.size() == 3 && (classes ? is(out[1], int64_t(4 + classes)) : out[1] > 4 && out[1] < out[2]);
-  if (name == "ssd") return ssd_outputs_fit(outs, classes);
+  if (name == "ssd") return ssd_outputs_fit(outs, classes, coco_ids);
   if (name == "segmentation_logits") return out.size() == 4 && (out[1] < 0 || out[1] >= 2);
   return false;
 }
@@ -117,7 +117,7 @@ bool has_annotations(const Dataset& ds, const std::vector<size_t>& idx, std::str
 }
 
 TaskChoice choose_task(const Dataset& ds, const std::string& model, const std::vector<Shape>& outs,
-                       const std::string& task_flag, const std::string& adapter_flag) {
+                       const std::string& task_flag, const std::string& adapter_flag, const std::string& label_ids) {
   const Shape out = outs.empty() ? Shape{} : outs[0];
   TaskChoice c;
   const AdapterInfo* named = nullptr;
@@ -146,22 +146,31 @@ TaskChoice choose_task(const Dataset& ds, const std::string& model, const std::v
                 "); accuracy needs labels.txt, class folders, IDX labels, or list.txt with VOC XML boxes / PNG masks");
   }
   const size_t classes = ds.class_names().size();
+  // COCO category ids are read by the SSD decoder only (post-NMS labels or a 91-column head).
+  const bool coco = label_ids == "coco";
+  if (coco && c.task != Task::Detect)
+    throw Error(std::string("--label-ids coco names a detector's class ids, but the task is ") + task_name(c.task) + " (" + c.reason + ")");
+  if (coco && named && named->name != "ssd")
+    throw Error("--label-ids coco: the " + named->name + " decoder reads contiguous class indexes; only ssd reads COCO ids");
   if (named) {
-    if (!adapter_fits(named->name, outs, classes))
+    if (!adapter_fits(named->name, outs, classes, coco))
       throw Error(model + ": output " + shape_str(out) + " does not fit --adapter " + named->name + " (reads " +
                   named->output + ")");
     c.adapter = named->name;
     return c;
   }
   for (const AdapterInfo& a : known_adapters())
-    if (a.task == c.task && adapter_fits(a.name, outs, classes)) {
+    if (a.task == c.task && (!coco || a.name == "ssd") && adapter_fits(a.name, outs, classes, coco)) {
       c.adapter = a.name;
       return c;
     }
   std::string list;
   for (const AdapterInfo& a : known_adapters())
     if (a.task == c.task) list += (list.empty() ? "" : "; ") + a.name + " reads " + a.output;
-  throw Error(model + ": no " + task_name(c.task) + " decoder fits its output " + shape_str(out) + " (" + list + ")");
+  throw Error(model + ": no " + task_name(c.task) + " decoder fits its output " + shape_str(out) + " (" + list + ")" +
+              (coco ? "; with --label-ids coco only ssd applies, and a score head needs " + std::to_string(kCocoColumns) +
+                          " columns (one per COCO category id)"
+                    : ""));
 }
 
 void check_label_ids(const TaskChoice& task, const std::string& label_ids) {

@@ -240,18 +240,19 @@ void evaluate_both(Session& sa, Session& sb, const Graph& a, const Graph& b, con
   const int64_t fixed = c.fixed_batch;
   const std::vector<Shape> outs = output_shapes(sa, c.input, batch);
   const Shape out = outs.empty() ? Shape{} : outs[0];
-  const bool flags = !c.task.empty() || !c.adapter.empty();
+  // --label-ids counts as naming the task (detection): refused in one line where it does not fit
+  const bool flags = !c.task.empty() || !c.adapter.empty() || !c.pre.label_ids.empty();
   std::string missing;
   const bool labelled = has_annotations(ds, idx, &missing);
   if (labelled || flags) {
     try {
-      res.task = choose_task(ds, c.path_a, outs, c.task, c.adapter);
-      check_label_ids(res.task, c.pre.label_ids);
+      res.task = choose_task(ds, c.path_a, outs, c.task, c.adapter, c.pre.label_ids);
       res.has_task = true;
     } catch (const Error& e) {
       if (flags) throw;  // what the user named does not fit: say so
       missing = e.what();  // e.g. no decoder for this output: the outputs are still compared
     }
+    if (res.has_task) check_label_ids(res.task, c.pre.label_ids);
   } else if (out.size() == 2) {  // [N, classes]: top-1 agreement needs no labels
     res.task = {Task::Classify, "topk", "output [N, classes]"};
     res.has_task = true;

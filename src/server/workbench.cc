@@ -146,7 +146,7 @@ bool local_name(const std::string& hostport) {
   return h == "localhost" || h == "127.0.0.1" || h == "[::1]";
 }
 
-const char* kPreprocessKeys[] = {"resize", "crop", "size", "mean", "std", "layout", "color", "label_offset"};
+const char* kPreprocessKeys[] = {"resize", "crop", "size", "mean", "std", "layout", "color", "label_offset", "label_ids"};
 
 bool terminal(const std::string& state) { return state == "done" || state == "failed" || state == "cancelled"; }
 
@@ -353,7 +353,7 @@ void Workbench::routes() {
     for (auto it = j.begin(); it != j.end(); ++it) {
       bool known = false;
       for (const char* k : kPreprocessKeys) known |= it.key() == k;
-      if (!known) return fail(res, 400, "unknown preprocessing key '" + it.key() + "' (resize, crop, size, mean, std, layout, color, label_offset)");
+      if (!known) return fail(res, 400, "unknown preprocessing key '" + it.key() + "' (resize, crop, size, mean, std, layout, color, label_offset, label_ids)");
       if (!it->is_string() && !it->is_number()) return fail(res, 400, "preprocessing key '" + it.key() + "': a string or a number");
     }
     store_->query("UPDATE models SET preprocess_json = ?1 WHERE id = ?2", {j, id_of(req)});

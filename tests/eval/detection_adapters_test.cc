@@ -178,6 +178,10 @@ TEST(SsdAdapter, CocoCategoryIdsBecomeTheDataSetsClasses) {
   ASSERT_EQ(d.size(), 2u);
   EXPECT_EQ(d[0].cls, 62);
   EXPECT_EQ(d[1].cls, 3);
+  // A contiguous 80 + background head is not read as COCO ids (every class above 11 would shift).
+  Tensor head81(DType::F32, {1, 2, 81});
+  std::fill(head81.data<float>(), head81.data<float>() + 162, 0.0f);
+  EXPECT_THROW(decode_ssd({head81, raw_boxes}, {}, stretched_geometry(300, 300, 300, 300), p), Error);
 }
 
 TEST(SsdAdapter, RefusesOutputsWithoutBoxes) {
@@ -198,6 +202,14 @@ TEST(TaskGuess, DetectionDecoderFromOutputShapes) {
   EXPECT_EQ(choose_task(*ds, "m", {{1, 84, 8400}}, "", "").adapter, "yolov8");
   EXPECT_EQ(choose_task(*ds, "m", {{1, 85, 22, 22}}, "", "").adapter, "fastestdet");
   EXPECT_EQ(choose_task(*ds, "m", {{1, 3000, 4}, {1, 3000, 81}}, "", "").adapter, "ssd");
+  // --label-ids coco: a 91-column head (a column per COCO id) fits the SSD
+  // decoder, an 81-column one does not; other decoders refuse it.
+  EXPECT_THROW(choose_task(*ds, "m", {{1, 3000, 4}, {1, 3000, 91}}, "", ""), Error);
+  EXPECT_EQ(choose_task(*ds, "m", {{1, 3000, 4}, {1, 3000, 91}}, "", "", "coco").adapter, "ssd");
+  EXPECT_EQ(choose_task(*ds, "m", {{1, 100, 4}, {1, 100}, {1, 100}}, "", "", "coco").adapter, "ssd");
+  EXPECT_THROW(choose_task(*ds, "m", {{1, 3000, 4}, {1, 3000, 81}}, "", "", "coco"), Error);
+  EXPECT_THROW(choose_task(*ds, "m", {{1, 25200, 85}}, "", "", "coco"), Error);
+  EXPECT_THROW(choose_task(*ds, "m", {{1, 25200, 85}}, "", "yolo", "coco"), Error);
   // --label-ids coco fits detection only.
   EXPECT_NO_THROW(check_label_ids(choose_task(*ds, "m", {{1, 3000, 4}, {1, 3000, 81}}, "", ""), "coco"));
   TaskChoice classify;

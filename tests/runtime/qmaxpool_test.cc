@@ -103,7 +103,7 @@ TEST(MaxPoolAvx512, EqualsOneDnnPooling) {
       {1, 64, 17, 15, 3, 2, 1, false, false},   // resnet's stem pool: width-3 stride-2 slide, clipped edges
       {2, 480, 9, 11, 3, 1, 1, false, false},   // googlenet's branch pool: stride-1 slide; 480 = 7 x 64 + 32
       {1, 40, 10, 10, 2, 2, 0, false, true},    // s8, width 2 (generic windows), a 40-byte pixel
-      {1, 96, 13, 13, 3, 2, 0, true, false},    // ceil_mode: the last window is clipped
+      {1, 96, 14, 14, 3, 2, 0, true, false},    // ceil_mode: 7 outputs (6 without), the last window clipped
       {1, 128, 9, 9, 5, 1, 2, false, true},     // width 5, s8
       {1, 64, 2, 2, 3, 1, 1, false, false},     // no window lies inside a row
       {1, 32, 12, 14, 3, 3, 0, false, false},   // stride 3 (generic)

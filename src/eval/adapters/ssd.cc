@@ -75,10 +75,12 @@ bool is_integer(DType t) { return t == DType::I64 || t == DType::I32 || t == DTy
 
 }  // namespace
 
-bool ssd_outputs_fit(const std::vector<Shape>& outs, size_t classes) {
+bool ssd_outputs_fit(const std::vector<Shape>& outs, size_t classes, bool coco_ids) {
   const SsdParts p = find_parts(outs, {}, {});
   if (p.boxes < 0 || p.scores < 0) return false;
-  if (p.labels >= 0 || classes == 0) return true;
+  if (p.labels >= 0) return true;
+  if (coco_ids) return p.k == kCocoColumns;  // a column per COCO category id, 0 = background
+  if (classes == 0) return true;
   return p.k == int64_t(classes) || p.k == int64_t(classes) + 1;
 }
 
@@ -117,7 +119,8 @@ std::vector<DetectedBox> decode_ssd(const std::vector<Tensor>& outs, const std::
     const Tensor labels = outs[size_t(parts.labels)].cast(DType::F32);
     const float* l = labels.data<float>();
     for (int64_t a = 0; a < A; ++a) {
-      if (!(s[a] > p.conf) || !std::isfinite(l[a])) continue;
+      // |label| beyond any class count: lround's result is unspecified past long's range.
+      if (!(s[a] > p.conf) || !std::isfinite(l[a]) || std::fabs(l[a]) > 1e6f) continue;
       DetectedBox d;
       d.box = box_of(a);
       const long id = std::lround(l[a]);
@@ -131,6 +134,11 @@ std::vector<DetectedBox> decode_ssd(const std::vector<Tensor>& outs, const std::
     return det;
   }
   const int64_t K = parts.k;
+  // Columns read as COCO ids only in a head with one per id: a contiguous
+  // 80 + background head would shift every class above 11.
+  if (ids && K != kCocoColumns)
+    throw Error("--label-ids coco: the score output has " + std::to_string(K) + " columns, not one per COCO category id (" +
+                std::to_string(kCocoColumns) + ")");
   // background column first unless K is exactly the class count
   const int64_t first = (p.classes > 0 && K == int64_t(p.classes) && !ids) ? 0 : 1;
   for (int64_t a = 0; a < A; ++a)

@@ -37,7 +37,10 @@ struct SsdDecode {
 };
 
 // True when the output shapes (batch dimension first) have the SSD form.
-bool ssd_outputs_fit(const std::vector<Shape>& outs, size_t classes);
+// coco_ids (--label-ids coco): a score head must have a column per COCO
+// category id (kCocoColumns, column 0 the background).
+constexpr int64_t kCocoColumns = 91;
+bool ssd_outputs_fit(const std::vector<Shape>& outs, size_t classes, bool coco_ids = false);
 
 // outs: one sample's outputs ([1, ...]); names: the graph's output names (for
 // the labels / scores choice), may be empty. Throws c8::Error on other shapes.
