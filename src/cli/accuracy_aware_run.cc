@@ -92,7 +92,6 @@ AccuracyAwareRun run_accuracy_aware(const Graph& fp32, const std::string& model_
   TaskChoice task;
   if (labelled || flags) {
     task = choose_task(*ds, model_path, shapes, a.task, a.adapter, p.label_ids);
-    check_label_ids(task, p.label_ids);
   } else if (!shapes.empty() && shapes[0].size() == 2) {
     task = {Task::Classify, "topk", "output [N, classes]"};
   } else {

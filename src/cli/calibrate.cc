@@ -218,7 +218,6 @@ CommandAction add_calibrate_command(CLI::App& app) {
                     "IDX, VOC XML boxes, COCO JSON, PNG masks)");
       s_fp32 = std::make_unique<Session>(g, vso);
       vtask = choose_task(*vds, m.path, output_shapes(*s_fp32, in, vb), o->task, o->adapter, p.label_ids);
-      check_label_ids(vtask, p.label_ids);
       Task ann;
       if (annotation_task(*vds, ann) && ann != vtask.task)
         throw Error(val_path + ": its annotations score " + task_name(ann) + ", not " + task_name(vtask.task) + " (--task)");

@@ -59,7 +59,6 @@ CommandAction add_evaluate_command(CLI::App& app) {
     Session s(m.graph, so);
     ImageInput in{geo.channels, geo.height, geo.width, geo.nhwc};
     const TaskChoice task = choose_task(*ds, m.path, output_shapes(s, in, batch), o->task, o->adapter, p.label_ids);
-    check_label_ids(task, p.label_ids);
     Progress bar("evaluate", idx.size());
     TaskMetrics r = evaluate_task(s, *ds, idx, p, in, batch, task, [&](size_t d, size_t) { bar.update(d); }, geo.batch > 0);
     bar.finish();

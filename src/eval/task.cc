@@ -173,9 +173,4 @@ TaskChoice choose_task(const Dataset& ds, const std::string& model, const std::v
                     : ""));
 }
 
-void check_label_ids(const TaskChoice& task, const std::string& label_ids) {
-  if (!label_ids.empty() && task.task != Task::Detect)
-    throw Error("--label-ids " + label_ids + " names a detector's class ids, but the task is not detection");
-}
-
 }  // namespace c8

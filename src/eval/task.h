@@ -43,13 +43,10 @@ bool annotation_task(const Dataset& ds, Task& t);
 // task_flag / adapter_flag: "" = guess. output_shapes: the model's outputs
 // in order (batch dimension first; unknown dims < 0). Throws c8::Error with
 // one line naming the data set or model when nothing fits or a flag
-// contradicts what it names. label_ids "coco" (--label-ids): only the SSD
-// decoder reads COCO category ids, and a score head must have 91 columns.
+// contradicts what it names. label_ids "coco" (--label-ids): detection only,
+// and only the SSD decoder reads COCO category ids (a score head must have 91
+// columns); callers treat the flag as naming the task, so it is never ignored.
 TaskChoice choose_task(const Dataset& ds, const std::string& model, const std::vector<Shape>& output_shapes,
                        const std::string& task_flag, const std::string& adapter_flag, const std::string& label_ids = "");
-
-// Preprocess::label_ids ("coco") names detector class ids: refused, in one
-// line, for a task that is not detection (a flag that would do nothing).
-void check_label_ids(const TaskChoice& task, const std::string& label_ids);
 
 }  // namespace c8

@@ -252,7 +252,6 @@ void evaluate_both(Session& sa, Session& sb, const Graph& a, const Graph& b, con
       if (flags) throw;  // what the user named does not fit: say so
       missing = e.what();  // e.g. no decoder for this output: the outputs are still compared
     }
-    if (res.has_task) check_label_ids(res.task, c.pre.label_ids);
   } else if (out.size() == 2) {  // [N, classes]: top-1 agreement needs no labels
     res.task = {Task::Classify, "topk", "output [N, classes]"};
     res.has_task = true;

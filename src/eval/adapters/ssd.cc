@@ -147,7 +147,7 @@ std::vector<DetectedBox> decode_ssd(const std::vector<Tensor>& outs, const std::
       if (!(sc > p.conf)) continue;
       DetectedBox d;
       d.box = box_of(a);
-      d.cls = ids ? (c < int64_t(ids->size()) ? (*ids)[size_t(c)] : -1) : int(c - first);
+      d.cls = ids ? (*ids)[size_t(c)] : int(c - first);  // K == kCocoColumns == ids->size()
       if (d.cls < 0) continue;
       d.score = sc;
       det.push_back(d);
