@@ -94,7 +94,7 @@ std::string node_signature(const BuildCtx& ctx) {
     o << ";in " << int(v.dtype) << (v.constant ? "c" : "") << shape_str(v.shape) << " " << (v.present() ? md_text(v.md) : "-");
   for (const ValueInfo& v : ctx.out) o << ";out " << int(v.dtype) << shape_str(v.shape);
   for (const FastKernel* f : fast_kernels_for(n.op)) o << ";k " << f->name;
-  for (const char* var : {"C8_WINOGRAD", "C8_WINOGRAD_TILE", "C8_IM2COL", "C8_QMAXPOOL", "C8_QPOOL", "C8_MAXPOOL_AVX512", "C8_QCONV_DW", "C8_QCONV_ALT"}) {
+  for (const char* var : {"C8_WINOGRAD", "C8_WINOGRAD_TILE", "C8_WINOGRAD_VNNI", "C8_IM2COL", "C8_QMAXPOOL", "C8_QPOOL", "C8_MAXPOOL_AVX512", "C8_QCONV_DW", "C8_QCONV_ALT"}) {
     const char* v = std::getenv(var);
     if (v) o << ";" << var << "=" << v;
   }

@@ -4,7 +4,8 @@
 // conv receives NHWC u8 as in a real network; odd sizes and partial tiles,
 // batch > 1, pads 0/1/asymmetric, bias, Relu / Clip / none, u8 and s8
 // outputs; and layers whose weights are too large for F(4x3)'s or F(4x2)'s
-// int32 bound, which must fall back to the next smaller tile.
+// int32 bound, which must fall back to the next smaller tile. Each with the
+// AVX2 GEMM and, on an AVX-512 VNNI CPU, the vpdpwssd one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -123,13 +124,20 @@ TEST(QConvWinograd, BitIdenticalToDirectInt8) {
       unsetenv("C8_WINOGRAD");
       ASSERT_FALSE(ran_winograd(direct));
     }
+    // Both GEMM forms: AVX2 (vpmaddwd) everywhere, and where the CPU has
+    // AVX-512 VNNI the vpdpwssd one, which outranks it there.
+    std::vector<std::string> gemms = {"avx2"};
+    if (cpu_has_avx512_vnni()) gemms.push_back("avx512_vnni");
+    for (const std::string& gemm : gemms)
     for (const std::string tile : {"4x3", "4x2", "2x2"}) {
       setenv("C8_WINOGRAD", "all", 1);  // small layers too (the default skips them for speed)
       setenv("C8_WINOGRAD_TILE", tile.c_str(), 1);
+      setenv("C8_WINOGRAD_VNNI", gemm == "avx2" ? "0" : "1", 1);
       Session wino(g);
       Tensor a = wino.run({x})[0];
       unsetenv("C8_WINOGRAD");
       unsetenv("C8_WINOGRAD_TILE");
+      unsetenv("C8_WINOGRAD_VNNI");
       // oneDNN keeps INT8 activations NHWC on AVX2 and AVX-512 alike: the
       // kernel must run wherever AVX2 code may.
       if (!cpu_isa_at_least(dnnl::cpu_isa::avx2)) GTEST_SKIP() << "effective ISA below AVX2: Winograd is AVX2 code";
@@ -140,11 +148,11 @@ TEST(QConvWinograd, BitIdenticalToDirectInt8) {
       size_t lim = size_t(std::find(order.begin(), order.end(), c.largest) - order.begin());
       const std::string want = order[std::max(cap, lim)];
       const std::string impl = want == "2x2" ? "winograd_f2x3_int" : "winograd_f" + want + "_3x3_int";
-      ASSERT_TRUE(ran(wino, impl)) << "case " << seed - 1 << " tile '" << tile << "': expected " << impl;
+      ASSERT_TRUE(ran(wino, impl + ":" + gemm)) << "case " << seed - 1 << " tile '" << tile << "': expected " << impl << ":" << gemm;
       ASSERT_EQ(a.shape, b.shape);
       const c8test::OutputDiff d = c8test::diff_outputs(a, b);
       EXPECT_GE(d.levels, 20u) << "case " << seed - 1 << ": outputs barely vary; the test would not see errors";
-      EXPECT_EQ(d.differ, 0) << "case " << seed - 1 << " tile '" << tile << "': " << d.differ << " of " << a.numel()
+      EXPECT_EQ(d.differ, 0) << "case " << seed - 1 << " tile '" << tile << "' " << gemm << ": " << d.differ << " of " << a.numel()
                              << " outputs differ";
     }
     {  // two threads: chunks rebalanced over them (WinoTiles::balance), same bytes

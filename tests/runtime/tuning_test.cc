@@ -70,6 +70,9 @@ KernelRecord conv_record(const Session& s) {
   return r;
 }
 
+// QConv candidates for the 3x3 conv on this CPU.
+size_t candidates() { return cpu_has_avx512_vnni() ? 4u : 3u; }
+
 TEST(Tuning, TimesExactCandidatesCachesTheWinnerAndKeepsTheBits) {
   if (!cpu_isa_at_least(dnnl::cpu_isa::avx2)) GTEST_SKIP() << "calibr8's Winograd is AVX2 code";
   const std::string dir = c8test::temp_dir();
@@ -89,10 +92,12 @@ TEST(Tuning, TimesExactCandidatesCachesTheWinnerAndKeepsTheBits) {
   const KernelRecord* rec = &r1;
   ASSERT_EQ(rec->op, "QConv");
   // Every candidate timed (oneDNN's first and second INT8 implementations,
-  // calibr8's Winograd), the winner is one of them and is what ran.
-  ASSERT_EQ(rec->tuned_ms.size(), 3u) << rec->impl;
+  // calibr8's Winograd, and its AVX-512 VNNI form where the CPU has VNNI),
+  // the winner is one of them and is what ran.
+  ASSERT_EQ(rec->tuned_ms.size(), candidates()) << rec->impl;
   EXPECT_TRUE(rec->tuned_ms.count("make_qconv") && rec->tuned_ms.count("make_qconv_alt") &&
               rec->tuned_ms.count("make_qconv_winograd"));
+  EXPECT_EQ(rec->tuned_ms.count("make_qconv_winograd_vnni"), cpu_has_avx512_vnni() ? 1u : 0u);
   double best = 1e30;
   for (auto& [name, ms] : rec->tuned_ms) {
     EXPECT_GT(ms, 0) << name;
@@ -129,7 +134,7 @@ TEST(Tuning, TimesExactCandidatesCachesTheWinnerAndKeepsTheBits) {
   Session stale(g, cached);
   EXPECT_EQ(c8test::diff_outputs(want, stale.run({x})[0]).differ, 0);
   EXPECT_FALSE(conv_record(stale).cached);
-  EXPECT_EQ(conv_record(stale).tuned_ms.size(), 3u);
+  EXPECT_EQ(conv_record(stale).tuned_ms.size(), candidates());
   fs::remove_all(dir);
 }
 
@@ -165,7 +170,7 @@ TEST(Tuning, DamagedCacheIsRebuilt) {
   Session s(conv3x3_graph(), cached);
   s.run({input()});
   EXPECT_FALSE(conv_record(s).cached);
-  EXPECT_EQ(conv_record(s).tuned_ms.size(), 3u);
+  EXPECT_EQ(conv_record(s).tuned_ms.size(), candidates());
   const std::string text = c8test::slurp(dir + "/calibr8/tuning-1.json");
   EXPECT_TRUE(nlohmann::json::accept(text)) << text;
   fs::remove_all(dir);
