@@ -58,6 +58,12 @@ struct KernelIO {
   std::vector<Tensor> in_t, out_t;
 };
 
+// A buffer a kernel filled at load (reordered weights) and reads on every run.
+struct OwnedBlock {
+  std::shared_ptr<uint8_t> data;
+  size_t bytes = 0;
+};
+
 class Kernel {
  public:
   virtual ~Kernel() = default;
@@ -73,9 +79,19 @@ class Kernel {
   // calibration never tunes. Empty: this kernel's numbers are its own (an FP32
   // fall-back of an INT8 node), so fixed rules choose it.
   virtual std::string contract() const { return ""; }
+  // What this kernel prepared at load and reads on every run: reordered or
+  // packed weights. In a model a whole inference passes between two runs of
+  // a node, so these come from far caches or memory there; the tuner
+  // (runtime/tuning.cc) evicts them before every timed call. The default
+  // lists `owned`; kernels that pack into their own vectors add those.
+  virtual std::vector<std::pair<const void*, size_t>> prepared_data() const {
+    std::vector<std::pair<const void*, size_t>> r;
+    for (const OwnedBlock& b : owned) r.emplace_back(b.data.get(), b.bytes);
+    return r;
+  }
   // Buffers this kernel's oneDNN memories point into (reordered weights,
   // dnnlk::const_to_memory): they live exactly as long as the kernel.
-  std::vector<std::shared_ptr<uint8_t>> owned;
+  std::vector<OwnedBlock> owned;
 };
 
 struct BuildCtx {

@@ -15,7 +15,7 @@
 //   $XDG_CACHE_HOME/calibr8/tuning-1.json   (default ~/.cache/calibr8/tuning-1.json;
 //   the file name carries the format, so two calibr8 versions never undo each other)
 // {"format": "calibr8-tuning-1", "machines": {MACHINE: {NODE_KEY: {"winner": NAME, "ms": {NAME: ms, ...}}}}}
-// MACHINE = CPU model, effective ISA, oneDNN version, threads; NODE_KEY = op
+// MACHINE = CPU model, effective ISA, oneDNN version, timing method; NODE_KEY = op, threads
 // and a hash of its attributes, post-ops, input/output types, shapes and
 // layouts. A second load reads the winner instead of timing again.
 //
@@ -49,7 +49,10 @@ std::string machine_signature();
 std::string node_signature(const BuildCtx& ctx);
 
 // Median-free, noise-tolerant timing: candidates run in turns (round robin),
-// each time the best of several calls; returns ms per call for each.
+// each time the best of several calls; returns ms per call for each. Before
+// every call the kernel's weights (Kernel::prepared_data) and the node's
+// constants are flushed from the caches and its activation inputs read back
+// in, as a node finds them in a model.
 std::vector<double> time_kernels(const std::vector<Kernel*>& kernels, const std::vector<const BuildCtx*>& ctxs,
                                  const dnnl::engine& eng, dnnl::stream& strm);
 

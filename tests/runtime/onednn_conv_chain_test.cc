@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <set>
 
 #include "ir/graph.h"
 #include "runtime/kernel.h"
@@ -205,6 +206,60 @@ TEST(DnnlConvChain, Resnet3x3TimingPrint) {
   double gflop = 2.0 * 64 * 64 * 9 * 56 * 56 * 1e-9;
   std::printf("[ timing ] conv 3x3 64->64 56x56 +relu: %.3f ms, %.1f GFLOPS (%s; 1-core FP32 peak ~117)\n", ms,
               gflop / (ms * 1e-3), k->impl().c_str());
+}
+
+// The tuner flushes what a kernel prepared at load (Kernel::prepared_data)
+// before every timed call, so that kernels with large packed weights are not
+// timed with them warm in L2 (runtime/tuning.cc). Every Conv kernel holds a
+// packed copy of the weights (oneDNN's reordered one, the Winograd kernels'
+// transformed one): each must report at least the weights' bytes, inside
+// memory it owns.
+TEST(DnnlConvChain, EveryConvKernelReportsItsPreparedWeights) {
+  std::mt19937 rng(3);
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  const Shape xs{1, 64, 28, 28}, ys{1, 64, 28, 28};
+  const Tensor w = rand_tensor(rng, {64, 64, 3, 3}, -0.1f, 0.1f), b = rand_tensor(rng, {64});
+  const Node n = conv_node("c", 3, 1, true);
+  int built = 0;
+  std::set<std::string> names;
+  for (const dnnl::memory::format_tag tag : {dnnl::memory::format_tag::nchw, dnnl::memory::format_tag::nhwc,
+                                             dnnl::memory::format_tag::nChw16c, dnnl::memory::format_tag::nChw8c}) {
+    BuildCtx ctx;
+    ctx.engine = &eng;
+    ctx.node = &n;
+    ctx.tuning = true;  // every candidate the planner would time
+    ValueInfo xi, wi, bi, yi;
+    xi.dtype = wi.dtype = bi.dtype = yi.dtype = DType::F32;
+    xi.shape = xs;
+    xi.md = dnnl::memory::desc({1, 64, 28, 28}, dnnl::memory::data_type::f32, tag);
+    wi.shape = w.shape;
+    wi.md = plain_md(DType::F32, w.shape);
+    wi.constant = &w;
+    bi.shape = b.shape;
+    bi.md = plain_md(DType::F32, b.shape);
+    bi.constant = &b;
+    yi.shape = ys;
+    yi.md = plain_md(DType::F32, ys);
+    ctx.in = {xi, wi, bi};
+    ctx.out = {yi};
+    for (const FastKernel* f : fast_kernels_for("Conv")) {
+      BuildCtx trial = ctx;
+      std::unique_ptr<Kernel> k = f->make(trial);
+      if (!k) continue;
+      ++built;
+      names.insert(f->name);
+      size_t bytes = 0;
+      for (const auto& [p, len] : k->prepared_data()) {
+        EXPECT_NE(p, nullptr) << f->name;
+        EXPECT_NE(p, static_cast<const void*>(w.raw())) << f->name << ": reports the graph's tensor, not its own copy";
+        bytes += len;
+      }
+      EXPECT_GE(bytes, size_t(w.numel()) * sizeof(float)) << f->name << " (" << k->impl() << ")";
+    }
+  }
+  EXPECT_GE(built, 2);
+  // calibr8's own Winograd (nChw8c input) among them where its ISA is there
+  if (cpu_isa_at_least(dnnl::cpu_isa::avx2)) EXPECT_TRUE(names.count("make_winograd_conv")) << built;
 }
 
 }  // namespace

@@ -106,12 +106,12 @@ md_t with_dtype(const md_t& md, dt t) {
 }
 
 dnnl::memory const_to_memory(const dnnl::engine& eng, const Tensor& t, const md_t& from, const md_t& want,
-                             std::vector<std::shared_ptr<uint8_t>>& owned) {
+                             std::vector<OwnedBlock>& owned) {
   dnnl::memory src(from, eng, const_cast<void*>(t.raw()));
   // Our allocation, not oneDNN's: large weights (Winograd-transformed ones
   // reach 16 MB a layer) land on huge pages (base/big_alloc.h).
-  owned.push_back(alloc_zeroed(want.get_size()));
-  dnnl::memory dst(want, eng, owned.back().get());
+  owned.push_back({alloc_zeroed(want.get_size()), want.get_size()});
+  dnnl::memory dst(want, eng, owned.back().data.get());
   dnnl::stream s(eng);
   dnnl::reorder(src, dst).execute(s, src, dst);
   s.wait();

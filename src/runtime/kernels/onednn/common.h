@@ -47,7 +47,7 @@ md_t with_dtype(const md_t& md, dt t);
 // The reordered copy's buffer is appended to `owned` (the kernel's
 // Kernel::owned), which must outlive the returned memory.
 dnnl::memory const_to_memory(const dnnl::engine& eng, const Tensor& t, const md_t& from, const md_t& want,
-                             std::vector<std::shared_ptr<uint8_t>>& owned);
+                             std::vector<OwnedBlock>& owned);
 
 // Keeps a dnnl::memory object over another memory's buffer with a different
 // descriptor (same bytes, e.g. rank-padded plain views).

@@ -37,6 +37,11 @@ struct WinoConv : Kernel, WinoTiles {
   std::vector<float> bias;  // [OCp]
   float lo = -3.4028235e38f, hi = 3.4028235e38f;
   std::vector<std::vector<float>> scratch;  // per thread: V then M
+  std::vector<std::pair<const void*, size_t>> prepared_data() const override {
+    // Packed at load, read on every run (Kernel::prepared_data).
+    return {{U.data(), U.size() * sizeof(U[0])},
+            {bias.data(), bias.size() * sizeof(bias[0])}};
+  }
 
   void execute(KernelIO& io) override {
     const float* src = static_cast<const float*>(io.in[0].get_data_handle());

@@ -78,6 +78,13 @@ struct QIm2col : Kernel {
   float hi = 255, zy = 0;  // saturation (the low one is the packs') and output zero point
   float act_lo = -3.4028235e38f, act_hi = 3.4028235e38f;
   bool s8_out = false;
+  std::vector<std::pair<const void*, size_t>> prepared_data() const override {
+    // Packed at load, read on every run (Kernel::prepared_data).
+    return {{B.data(), B.size() * sizeof(B[0])},
+            {comp.data(), comp.size() * sizeof(comp[0])},
+            {bias.data(), bias.size() * sizeof(bias[0])},
+            {scale.data(), scale.size() * sizeof(scale[0])}};
+  }
   bool vnni = false;             // the GEMM runs qconv_rows_vnni
   // VNNI: each run is padded to whole 4-byte groups (pad columns meet zero
   // weights, so whatever bytes they read add 0), so an interior pixel's GEMM

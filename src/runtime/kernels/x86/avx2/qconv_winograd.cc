@@ -70,6 +70,12 @@ struct QWino : Kernel, WinoTiles {
   std::string precision;
   std::vector<std::vector<int16_t>> vbuf;
   std::vector<std::vector<int32_t>> mbuf;
+  std::vector<std::pair<const void*, size_t>> prepared_data() const override {
+    // Packed at load, read on every run (Kernel::prepared_data).
+    return {{U.data(), U.size() * sizeof(U[0])},
+            {bias.data(), bias.size() * sizeof(bias[0])},
+            {scale.data(), scale.size() * sizeof(scale[0])}};
+  }
 
   void execute(KernelIO& io) override {
     const uint8_t* src = static_cast<const uint8_t*>(io.in[0].get_data_handle());
