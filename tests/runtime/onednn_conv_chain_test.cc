@@ -43,8 +43,9 @@ Node conv_node(const std::string& name, int64_t k, int64_t pad, bool relu) {
   return n;
 }
 
-std::unique_ptr<Kernel> build(const dnnl::engine& eng, const Node& n, const ValueInfo& x, const Tensor& w, const Tensor& b,
-                              const Shape& out_shape, dnnl::memory::desc* out_md) {
+// The planner's BuildCtx for conv node n: input x, constant weights and bias, plain FP32 output.
+BuildCtx conv_ctx(const dnnl::engine& eng, const Node& n, const ValueInfo& x, const Tensor& w, const Tensor& b,
+                  const Shape& out_shape) {
   BuildCtx ctx;
   ctx.engine = &eng;
   ctx.node = &n;
@@ -60,6 +61,12 @@ std::unique_ptr<Kernel> build(const dnnl::engine& eng, const Node& n, const Valu
   yi.md = plain_md(DType::F32, out_shape);
   ctx.in = {x, wi, bi};
   ctx.out = {yi};
+  return ctx;
+}
+
+std::unique_ptr<Kernel> build(const dnnl::engine& eng, const Node& n, const ValueInfo& x, const Tensor& w, const Tensor& b,
+                              const Shape& out_shape, dnnl::memory::desc* out_md) {
+  const BuildCtx ctx = conv_ctx(eng, n, x, w, b, out_shape);
   std::unique_ptr<Kernel> k;
   for (const FastKernel* f : fast_kernels_for("Conv")) {
     BuildCtx trial = ctx;
@@ -224,24 +231,12 @@ TEST(DnnlConvChain, EveryConvKernelReportsItsPreparedWeights) {
   std::set<std::string> names;
   for (const dnnl::memory::format_tag tag : {dnnl::memory::format_tag::nchw, dnnl::memory::format_tag::nhwc,
                                              dnnl::memory::format_tag::nChw16c, dnnl::memory::format_tag::nChw8c}) {
-    BuildCtx ctx;
-    ctx.engine = &eng;
-    ctx.node = &n;
-    ctx.tuning = true;  // every candidate the planner would time
-    ValueInfo xi, wi, bi, yi;
-    xi.dtype = wi.dtype = bi.dtype = yi.dtype = DType::F32;
+    ValueInfo xi;
+    xi.dtype = DType::F32;
     xi.shape = xs;
     xi.md = dnnl::memory::desc({1, 64, 28, 28}, dnnl::memory::data_type::f32, tag);
-    wi.shape = w.shape;
-    wi.md = plain_md(DType::F32, w.shape);
-    wi.constant = &w;
-    bi.shape = b.shape;
-    bi.md = plain_md(DType::F32, b.shape);
-    bi.constant = &b;
-    yi.shape = ys;
-    yi.md = plain_md(DType::F32, ys);
-    ctx.in = {xi, wi, bi};
-    ctx.out = {yi};
+    BuildCtx ctx = conv_ctx(eng, n, xi, w, b, ys);
+    ctx.tuning = true;  // every candidate the planner would time
     for (const FastKernel* f : fast_kernels_for("Conv")) {
       BuildCtx trial = ctx;
       std::unique_ptr<Kernel> k = f->make(trial);

@@ -311,7 +311,7 @@ struct QWino : Kernel, WinoTiles {
     x86::WinoEpilogue e;
     e.bias = bias.data();
     e.scale = scale.data();
-    e.act_lo = act_lo, e.act_hi = act_hi, e.zy = zy, e.lo = lo, e.hi = hi;
+    e.act_lo = act_lo, e.act_hi = act_hi, e.zy = zy, e.lo = lo, e.hi = hi, e.s8_out = s8_out;
     for (int64_t i = 0; i < nt; ++i) {
       int64_t n, ty, tx;
       tile_pos(t0 + i, n, ty, tx);

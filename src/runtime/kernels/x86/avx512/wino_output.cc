@@ -17,8 +17,13 @@ C8_AVX512 inline void store16(__m512i acc, int64_t c, __mmask16 mask, uint8_t* o
   v = _mm512_min_ps(_mm512_set1_ps(e.act_hi), _mm512_max_ps(_mm512_set1_ps(e.act_lo), v));
   v = _mm512_add_ps(v, _mm512_set1_ps(e.zy));
   v = _mm512_min_ps(_mm512_set1_ps(e.hi), _mm512_max_ps(_mm512_set1_ps(e.lo), v));
-  const __m512i q = _mm512_cvtps_epi32(v);  // round to nearest even (MXCSR default), already in range
-  _mm512_mask_cvtepi32_storeu_epi8(out, mask, q);
+  const __m512i q = _mm512_cvtps_epi32(v);  // round to nearest even (MXCSR default)
+  // Saturating narrowing, as the ymm code's packs / packus chain: the clamp
+  // above keeps ordinary values in range, but a NaN (a zero weight scale
+  // under a nonzero bias) converts to INT32_MIN, which must become -128 / 0
+  // as there, not a truncated 0.
+  if (e.s8_out) _mm512_mask_cvtsepi32_storeu_epi8(out, mask, q);
+  else _mm512_mask_cvtusepi32_storeu_epi8(out, mask, _mm512_max_epi32(q, _mm512_setzero_si512()));
 }
 
 // x / S for the exact multiples S = 16 * 3 (MX = 2) or 16 * 9 (MX = 3): >> 4,

@@ -11,6 +11,7 @@ struct WinoEpilogue {
   const float* bias = nullptr;
   const float* scale = nullptr;
   float act_lo = -3.4028235e38f, act_hi = 3.4028235e38f, zy = 0, lo = 0, hi = 255;  // s8 output: lo -128, hi 127
+  bool s8_out = false;
 };
 
 // The output transform of one F(4 x mx, 3x3) tile (mx = 2 or 3) of the
