@@ -64,6 +64,12 @@ struct OwnedBlock {
   size_t bytes = 0;
 };
 
+// A vector's bytes, for Kernel::prepared_data().
+template <class Vec>
+std::pair<const void*, size_t> bytes_of(const Vec& v) {
+  return {v.data(), v.size() * sizeof(v[0])};
+}
+
 class Kernel {
  public:
   virtual ~Kernel() = default;

@@ -151,13 +151,14 @@ std::vector<double> time_kernels(const std::vector<Kernel*>& kernels, const std:
   // the integer Winograd's transformed weights are 6.7x the direct kernel's
   // bytes, re-read once per chunk of tiles. Zen 4, 1 thread: googlenet's
   // inception4e 3x3 conv timed 0.347 ms that way against 0.365 for oneDNN's
-  // direct kernel, and the model ran faster with the direct one (tuned with
-  // a 64 MB cache flush before each call: resnet50 19.8-20.0 ms against
-  // 20.5-20.8, googlenet 7.3-7.6 against 7.6-8.1, interleaved). So before
+  // direct kernel, then ran 0.630 ms in the model against 0.393. So before
   // every call: flush the kernel's prepared data (Kernel::prepared_data) and
   // the node's constants out of every cache level, then read the node's
   // activation inputs back in (the same idea as benchdnn's --cold-cache,
-  // aimed at the weights, and far cheaper than flushing all of L3).
+  // aimed at the weights, and far cheaper than flushing all of L3, which
+  // gave the same choices at ~10x the tuning time). INT8 models with the
+  // winners timed this way vs warm, interleaved: resnet50 19.77-19.85 ms vs
+  // 20.73-20.80, googlenet 7.09-7.41 vs 7.64-8.07; FP32 unchanged.
   auto cool = [&](size_t k) {
     auto flush = [](const void* p, size_t bytes) {
       const char* c = static_cast<const char*>(p);

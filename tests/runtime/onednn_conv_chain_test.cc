@@ -254,7 +254,9 @@ TEST(DnnlConvChain, EveryConvKernelReportsItsPreparedWeights) {
   }
   EXPECT_GE(built, 2);
   // calibr8's own Winograd (nChw8c input) among them where its ISA is there
-  if (cpu_isa_at_least(dnnl::cpu_isa::avx2)) EXPECT_TRUE(names.count("make_winograd_conv")) << built;
+  if (cpu_isa_at_least(dnnl::cpu_isa::avx2)) {
+    EXPECT_TRUE(names.count("make_winograd_conv")) << built;
+  }
 }
 
 }  // namespace

@@ -37,10 +37,8 @@ struct WinoConv : Kernel, WinoTiles {
   std::vector<float> bias;  // [OCp]
   float lo = -3.4028235e38f, hi = 3.4028235e38f;
   std::vector<std::vector<float>> scratch;  // per thread: V then M
-  std::vector<std::pair<const void*, size_t>> prepared_data() const override {
-    // Packed at load, read on every run (Kernel::prepared_data).
-    return {{U.data(), U.size() * sizeof(U[0])},
-            {bias.data(), bias.size() * sizeof(bias[0])}};
+  std::vector<std::pair<const void*, size_t>> prepared_data() const override {  // packed at load
+    return {bytes_of(U), bytes_of(bias)};
   }
 
   void execute(KernelIO& io) override {

@@ -78,13 +78,6 @@ struct QIm2col : Kernel {
   float hi = 255, zy = 0;  // saturation (the low one is the packs') and output zero point
   float act_lo = -3.4028235e38f, act_hi = 3.4028235e38f;
   bool s8_out = false;
-  std::vector<std::pair<const void*, size_t>> prepared_data() const override {
-    // Packed at load, read on every run (Kernel::prepared_data).
-    return {{B.data(), B.size() * sizeof(B[0])},
-            {comp.data(), comp.size() * sizeof(comp[0])},
-            {bias.data(), bias.size() * sizeof(bias[0])},
-            {scale.data(), scale.size() * sizeof(scale[0])}};
-  }
   bool vnni = false;             // the GEMM runs qconv_rows_vnni
   // VNNI: each run is padded to whole 4-byte groups (pad columns meet zero
   // weights, so whatever bytes they read add 0), so an interior pixel's GEMM
@@ -98,6 +91,9 @@ struct QIm2col : Kernel {
   std::vector<uint8_t> nhwc;     // that copy
   std::string precision;
   std::vector<std::vector<uint8_t>> abuf;
+  std::vector<std::pair<const void*, size_t>> prepared_data() const override {  // packed at load
+    return {bytes_of(B), bytes_of(comp), bytes_of(bias), bytes_of(scale)};
+  }
 
   // 16 pixels at a time of three planes -> RGBRGB...: each 16-byte output
   // piece gathers its bytes from the three planes with one pshufb each.

@@ -70,11 +70,8 @@ struct QWino : Kernel, WinoTiles {
   std::string precision;
   std::vector<std::vector<int16_t>> vbuf;
   std::vector<std::vector<int32_t>> mbuf;
-  std::vector<std::pair<const void*, size_t>> prepared_data() const override {
-    // Packed at load, read on every run (Kernel::prepared_data).
-    return {{U.data(), U.size() * sizeof(U[0])},
-            {bias.data(), bias.size() * sizeof(bias[0])},
-            {scale.data(), scale.size() * sizeof(scale[0])}};
+  std::vector<std::pair<const void*, size_t>> prepared_data() const override {  // packed at load
+    return {bytes_of(U), bytes_of(bias), bytes_of(scale)};
   }
 
   void execute(KernelIO& io) override {

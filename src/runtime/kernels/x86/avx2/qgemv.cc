@@ -78,12 +78,8 @@ struct QGemv : Kernel {
   float zy = 0, act_lo = -3.4028235e38f, act_hi = 3.4028235e38f, lo = 0, hi = 0;
   DType yt = DType::F32;
   bool vnni = false;
-  std::vector<std::pair<const void*, size_t>> prepared_data() const override {
-    // Packed at load, read on every run (Kernel::prepared_data).
-    return {{w.data(), w.size() * sizeof(w[0])},
-            {wsum.data(), wsum.size() * sizeof(wsum[0])},
-            {bias.data(), bias.size() * sizeof(bias[0])},
-            {scale.data(), scale.size() * sizeof(scale[0])}};
+  std::vector<std::pair<const void*, size_t>> prepared_data() const override {  // packed at load
+    return {bytes_of(w), bytes_of(wsum), bytes_of(bias), bytes_of(scale)};
   }
   std::vector<uint8_t> xbuf;  // one input row, zero-padded to Kp
   LayoutAdapter a_ad;
