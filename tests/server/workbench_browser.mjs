@@ -74,12 +74,12 @@ const api = async (p) => (await fetch(base + p)).json();
 process.on("exit", () => server.kill("SIGKILL"));
 
 const errors = [];
-let browser = null;
+let browser = null, page = null;
 try {
   const { chromium } = require("playwright-core");
   browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--disable-gpu"] });
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-  const page = await ctx.newPage();
+  page = await ctx.newPage();
   page.on("pageerror", (e) => errors.push("page error: " + e.message));
   page.on("console", (m) => { if (m.type() === "error") errors.push("console: " + m.text()); });
   page.setDefaultTimeout(120000);
@@ -249,6 +249,18 @@ try {
   }
 } catch (e) {
   check(false, "flow: " + e.message.split("\n")[0]);
+  // What the page and the server showed when the step failed: a failure on
+  // a loaded CI machine must be explainable from its log alone.
+  try {
+    const shown = async (sel) => ((await page?.$(sel)) ? (await page.textContent(sel)).replace(/\s+/g, " ").trim() : "(none)");
+    console.log("  status line: " + await shown("#status"));
+    console.log("  open project: " + await shown("#project h2"));
+    console.log("  jobs table: " + await shown("#jobs"));
+    for (const p of await api("/api/projects"))
+      console.log(`  API project ${p.id}: ` + p.jobs.map((j) => `job ${j.id} ${j.kind} ${j.state}${j.stage ? " (" + j.stage + ")" : ""}${j.message ? ": " + j.message : ""}`).join("; "));
+  } catch (e2) {
+    console.log("  (state not readable: " + e2.message.split("\n")[0] + ")");
+  }
 } finally {
   if (browser) await browser.close();
   server.kill("SIGTERM");
