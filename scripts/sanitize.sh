@@ -16,4 +16,4 @@ export XDG_CACHE_HOME="$PWD/xdg-cache"  # the CLI tests' tuning cache (--tune ca
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Slow model-scale suites are left to the normal run (they exercise the same code).
-ctest --output-on-failure -j"$(nproc)" --timeout 1800 -E "${C8_SANITIZE_EXCLUDE:-^(Onnx/OnnxNode|Models/|QdqExportVsOrt|SharedModelsVsOrt)}" ${1:+-R "$1"}
+ctest --output-on-failure -j"$(nproc)" --timeout 1800 -E "${C8_SANITIZE_EXCLUDE:-^(Onnx/OnnxNode|Models/|QdqExportVsOrt|SharedModelsVsOrt|TuningCandidates)}" ${1:+-R "$1"}

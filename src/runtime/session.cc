@@ -53,7 +53,8 @@ class Plan {
   Tensor plain_of(int v, Session::ObservedLayout layout);  // plain copy/view for observers
  public:
   Session::ChannelBlocking blocking(int v, bool blocked_ok) const;
-  bool tune_node(Tune mode, const std::string& machine, std::unique_ptr<Kernel>& k, BuildCtx& ctx, KernelRecord& rec);
+  bool tune_node(Tune mode, const std::string& machine, const std::string& forced, std::unique_ptr<Kernel>& k, BuildCtx& ctx,
+                 KernelRecord& rec);
 };
 
 static std::unique_ptr<Kernel> try_make(const FastKernel& f, BuildCtx& ctx) {
@@ -79,13 +80,14 @@ static std::unique_ptr<Kernel> try_candidate(const FastKernel& f, BuildCtx& ctx)
 // priority one (its contract) are timed and the fastest is set in k / ctx.
 // False when the highest priority kernel promises nothing (an FP32
 // fall-back of an INT8 node, ...): then the fixed rules decide.
-bool Plan::tune_node(Tune mode, const std::string& machine, std::unique_ptr<Kernel>& k, BuildCtx& ctx, KernelRecord& rec) {
+bool Plan::tune_node(Tune mode, const std::string& machine, const std::string& forced, std::unique_ptr<Kernel>& k,
+                     BuildCtx& ctx, KernelRecord& rec) {
   const BuildCtx base = ctx;
   const std::string key = node_signature(base);
   const auto factories = fast_kernels_for(base.node->op);
   // A cached winner is built alone: the second load costs what an untuned one does.
   TuneRecord r;
-  if (mode == Tune::Cached && tuning_cache::find(machine, key, &r)) {
+  if (forced.empty() && mode == Tune::Cached && tuning_cache::find(machine, key, &r)) {
     for (const FastKernel* f : factories) {
       if (f->name != r.winner) continue;
       BuildCtx t = base;
@@ -115,6 +117,15 @@ bool Plan::tune_node(Tune mode, const std::string& machine, std::unique_ptr<Kern
     ks.push_back(std::move(c)), cs.push_back(std::move(t)), names.push_back(f->name);
   }
   if (ks.empty()) return false;
+  if (!forced.empty()) {  // a test's pick, untimed; one outside the contract leaves the fixed rules to decide
+    for (size_t i = 0; i < ks.size(); ++i)
+      if (names[i] == forced) {
+        rec.factory = forced;
+        k = std::move(ks[i]), ctx = std::move(cs[i]);
+        return true;
+      }
+    return false;
+  }
   if (ks.size() == 1) {  // one kernel keeps the contract: nothing to time
     k = std::move(ks[0]), ctx = std::move(cs[0]);
     return true;
@@ -174,8 +185,10 @@ void Plan::build(const Graph& src, const std::vector<Shape>& shapes, const Sessi
     std::unique_ptr<Kernel> k;
     KernelRecord rec{n.name, n.op, "", {}, "", false};
     // With one factory for the op there is nothing to choose: the fixed path.
-    const bool tune = o.fast && o.tune != Tune::Off && fast_kernels_for(n.op).size() > 1;
-    if (!tune || !tune_node(o.tune, machine, k, ctx, rec)) {
+    const auto forced = o.force_kernel.find(n.name);
+    const std::string force = forced == o.force_kernel.end() ? "" : forced->second;
+    const bool tune = o.fast && (o.tune != Tune::Off || !force.empty()) && fast_kernels_for(n.op).size() > 1;
+    if (!tune || !tune_node(o.tune, machine, force, k, ctx, rec)) {
       for (const FastKernel* f : o.fast ? fast_kernels_for(n.op) : std::vector<const FastKernel*>{}) {
         BuildCtx trial = ctx;
         if ((k = try_make(*f, trial))) {

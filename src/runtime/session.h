@@ -25,6 +25,10 @@ struct SessionOptions {
   bool profile = false;   // time every step (Session::profile()); no cost when off
   std::string name;       // the model's file: prefixes every error the session throws
   Tune tune = Tune::Off;  // kernel choice by measurement (runtime/tuning.h); off = fixed rules
+  // Node name -> factory name: that node runs that candidate, untimed, when
+  // it keeps the node's contract (the tests run every candidate tuning may
+  // pick, to prove each gives the numbers its contract promises).
+  std::map<std::string, std::string> force_kernel;
 };
 
 struct KernelRecord {

@@ -219,6 +219,13 @@ static bool resolve_auto_pad(const std::string& ap, int64_t in, int64_t kr, int6
   return l >= 0 && r >= 0;
 }
 
+bool impl_sums_u8s8_exactly(const std::string& impl) {
+  if (impl.find("vnni") != std::string::npos || impl.find("amx") != std::string::npos) return true;
+  for (const char* isa : {"sse41", "avx2", "avx512", "avx"})
+    if (impl.find(isa) != std::string::npos) return false;
+  return cpu_has_vnni();
+}
+
 bool u8s8_pairs_may_saturate(const int8_t* w, int64_t rows, int64_t K, int64_t row_stride, int64_t k_stride,
                              int64_t inner) {
   for (int64_t r = 0; r < rows; ++r)

@@ -141,6 +141,13 @@ bool relu_clip_bounds(const Node& n, float inv, float& lo, float& hi, bool after
 bool u8s8_pairs_may_saturate(const int8_t* w, int64_t rows, int64_t K, int64_t row_stride, int64_t k_stride,
                              int64_t inner);
 
+// Whether the oneDNN INT8 implementation named `impl` (impl_info_str) sums
+// u8*s8 products exactly for any int8 weights: VNNI / AMX kernels do; one
+// named for an ISA without them (jit_uni_int8:avx2, jit_int8:avx512_core,
+// which a VNNI CPU offers too) pairs them in 16 bits; an unnamed ISA
+// (gemm:jit) follows the CPU's.
+bool impl_sums_u8s8_exactly(const std::string& impl);
+
 // Normalises an axis attribute into [0, rank).
 inline int norm_axis(int64_t a, int rank) { return int(a < 0 ? a + rank : a); }
 

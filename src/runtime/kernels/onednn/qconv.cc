@@ -385,6 +385,16 @@ std::unique_ptr<Kernel> make_qconv_n(BuildCtx& ctx, int alt) {
       why = ": oneDNN has only a reference INT8 kernel";
       k8.reset();
     }
+    // A VNNI CPU also offers oneDNN's AVX2 / AVX-512 (non-VNNI) INT8 kernels
+    // as other implementations: they sum u8*s8 pairs in 16 bits like a CPU
+    // without VNNI, so 8-bit weights (what calibration writes on VNNI CPUs)
+    // saturate there. Found by TuningCandidates: tuning picked
+    // jit_uni_int8:avx2 for mobilenet_v1's stem under load, and top-1 fell 3 points.
+    if (k8 && !depthwise && !impl_sums_u8s8_exactly(k8->pd.impl_info_str()) &&
+        u8s8_pairs_may_saturate(ctx.in[1].constant->data<int8_t>(), g.M, cg, cg * taps, taps, taps)) {
+      why = ": 8-bit weight pairs would saturate u8s8 in " + std::string(k8->pd.impl_info_str());
+      k8.reset();
+    }
   }
   // Depthwise with --tune off: INT8 or FP32 by a fixed rule per ISA, never by timing at plan
   // time (a timed choice could differ between two processes on a noisy
