@@ -482,10 +482,13 @@ void Workbench::routes() {
     json j;
     if (!parse_body(req, res, j)) return;
     int64_t batch = 1, threads = 1;
-    if (!int_field(j, "batch", 1, 1, 4096, batch, res) || !int_field(j, "threads", 1, 1, 256, threads, res)) return;
+    double seconds = 2;  // how long the speed measurement runs (DL Workbench's inference duration)
+    if (!int_field(j, "batch", 1, 1, 4096, batch, res) || !int_field(j, "threads", 1, 1, 256, threads, res) ||
+        !num_field(j, "seconds", 2, 0.5, 600, seconds, res))
+      return;
     const int64_t id = store_->insert(
         "INSERT INTO jobs (project_id, kind, state, params_json, created) VALUES (?1, 'baseline', 'queued', ?2, ?3)",
-        {id_of(req), json{{"batch", batch}, {"threads", threads}}, now_iso()});
+        {id_of(req), json{{"batch", batch}, {"threads", threads}, {"seconds", seconds}}, now_iso()});
     cv_.notify_all();
     reply(res, 201, *store_->row("jobs", id));
   });
@@ -763,8 +766,10 @@ void Workbench::run_job(const json& job) {
   if (ds["info"].value("annotated", false))
     result["accuracy"] = child("evaluate", {"evaluate", model["file"].get<std::string>(), "--dataset", dir, "--config", cfg,
                                             "--batch", std::to_string(batch), "--threads", std::to_string(threads), "--json"});
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%g", params.value("seconds", 2.0));
   result["speed"] = child("bench", {"bench", model["file"].get<std::string>(), "--batch", std::to_string(batch), "--threads",
-                                    std::to_string(threads), "--seconds", "2", "--json"});
+                                    std::to_string(threads), "--seconds", secs, "--json"});
   store_->query("UPDATE jobs SET result_json = ?1, stage = NULL, progress_json = NULL WHERE id = ?2",
                   {hide_paths(result, o_.data_dir + "/"), jid});
 }

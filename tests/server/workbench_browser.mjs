@@ -217,17 +217,20 @@ try {
   const drop = (cmpJob.result.compare.accuracy.drop * 100).toFixed(2);
   check((await page.textContent("#cmp-summary")).includes("drop " + drop + " pt"), "accuracy drop shown: " + drop + " pt");
 
-  // 7. Cancel a running job (a baseline's 2-second benchmark).
+  // 7. Cancel a running job: a baseline whose benchmark runs 600 s, so the
+  // cancel surely finds it running (a 2 s one could end first under load).
   await tab("projects");
   await page.click("[data-open='1']");
   await page.waitForSelector("#project h2:has-text('Project 1')");
+  await page.fill("#b-seconds", "600");
   await page.click("#b-run");
   await page.waitForSelector("#jobs td.state:text-is('running')");
   check((await page.$$("#jobs progress")).length === 1, "a running job shows a progress bar");
   await page.click("#jobs [data-cancel]");
   await page.waitForSelector("#jobs td.state:text-is('cancelled')", { timeout: 30000 });
   p1 = await api("/api/projects/1");
-  check(p1.jobs[p1.jobs.length - 1].state === "cancelled", "the job is cancelled in the API too");
+  check(p1.jobs[p1.jobs.length - 1].state === "cancelled" && p1.jobs[p1.jobs.length - 1].params.seconds === 600,
+        "the job is cancelled in the API too, and had asked for 600 s");
 
   // A set without labels: AccuracyAware greyed out.
   await page.selectOption("#project-model", "1");

@@ -135,14 +135,20 @@ TEST(Workbench, ImportBaselineCalibrateCompare) {
 
   r = c.Post("/api/projects", R"({"model_id":1,"dataset_id":1})", "application/json");
   ASSERT_EQ(r->status, 201) << r->body;
-  for (const char* bad : {R"({"batch":"x"})", R"({"batch":4294967297})", R"({"threads":null})", R"({"threads":1.5})"})
+  for (const char* bad : {R"({"batch":"x"})", R"({"batch":4294967297})", R"({"threads":null})", R"({"threads":1.5})",
+                          R"({"seconds":0})", R"({"seconds":"2"})", R"({"seconds":601})"})
     EXPECT_EQ(c.Post("/api/projects/1/baseline", bad, "application/json")->status, 400) << bad;
   for (const char* bad : {R"({"method":1})", R"({"max_drop":"1"})", R"({"subset_percent":[1]})", R"({"preset":"fast"})"})
     EXPECT_EQ(c.Post("/api/projects/1/calibrate", bad, "application/json")->status, 400) << bad;
-  r = c.Post("/api/projects/1/baseline", R"({"batch":1,"threads":1})", "application/json");
+  r = c.Post("/api/projects/1/baseline", R"({"batch":1,"threads":1,"seconds":0.5})", "application/json");
   ASSERT_EQ(r->status, 201) << r->body;
   json job = wait_job(c, body(r)["id"].get<int64_t>());
   ASSERT_EQ(job["state"], "done") << job.dump();
+  EXPECT_EQ(job["params"]["seconds"], 0.5);
+  {  // the benchmark ran for about half a second, not the default 2 s
+    const json& sp = job["result"]["speed"];
+    EXPECT_LT(sp["runs"].get<double>() * sp["min_ms"].get<double>(), 1500) << sp.dump();
+  }
   // The same figure the CLI gives on the same images.
   const std::string pre = " --size 224x224 --mean 127.5 --std 127.5 --label-offset 1";
   const c8test::CmdResult e = c8test::calibr8("evaluate '" + model + "' --dataset '" + dir + "/ds' --json" + pre);
