@@ -24,6 +24,7 @@
 #include "runtime/tuning.h"
 #include "ir/onnx_export.h"
 #include "quant/calibrate.h"
+#include "quant/fidelity.h"
 #include "cli/accuracy_aware_run.h"
 #include "report/report.h"
 #include "base/error.h"
@@ -41,6 +42,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     bool no_bias = false, equalize = false, json = false, pseudo_labels = false, try_mixed = false, no_sensitivity = false;
     bool validate = false;
     double max_drop = 1.0;
+    double min_cosine = 0.99;
     std::string drop_type = "absolute", validate_range, holdout, ranking = "accuracy";
     std::string weight_granularity = "per-channel";
     std::string tune = "cached";
@@ -63,6 +65,11 @@ CommandAction add_calibrate_command(CLI::App& app) {
                   "accuracy-aware: largest accepted drop, in points (absolute, 0.5 = 0.5 % top-1) or percent of the "
                   "FP32 metric (relative); default 1")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--min-cosine", o->min_cosine,
+                  "default method: when the INT8 output's cosine vs FP32 on the first 64 calibration images is below "
+                  "this, give the layers that cost it most back to FP32 (at most 10 % of the multiply-adds) until it "
+                  "is not; 0 = every INT8-capable layer, unchecked; default 0.99")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--drop-type", o->drop_type, "accuracy-aware: absolute (default) or relative")
       ->check(CLI::IsMember({"absolute", "relative"}));
   cmd->add_option("--validate-range", o->validate_range,
@@ -223,6 +230,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
         throw Error(val_path + ": its annotations score " + task_name(ann) + ", not " + task_name(vtask.task) + " (--task)");
     }
     CalibResult r;
+    nlohmann::json fidelity;  // the Default method's output check (quant/fidelity.h)
     std::unique_ptr<AccuracyAwareRun> aa;
     if (o->method == "accuracy-aware") {
       AccuracyAwareArgs args;
@@ -247,7 +255,13 @@ CommandAction add_calibrate_command(CLI::App& app) {
       aa = std::make_unique<AccuracyAwareRun>(run_accuracy_aware(g, m.path, src, s, p, in, args, show));
       r = aa->result.model;
     } else {
-      r = calibrate_graph(g, src, s, show);
+      FidelitySettings fs;
+      fs.min_cosine = o->min_cosine;
+      fs.threads = o->threads;
+      fs.tune = parse_tune(o->tune);
+      FidelityResult fr = calibrate_with_fidelity(g, src, s, fs, show);
+      r = std::move(fr.model);
+      fidelity = std::move(fr.report);
     }
     if (bar) bar->finish();
     // DL Workbench's calibration ends with the accuracy of both models: the
@@ -314,6 +328,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
     rep["seconds"]["wall"] = now_seconds() - t_start;
     rep["op_histogram"] = r.graph.op_histogram();
     if (!validation.is_null()) rep["validation"] = validation;
+    if (!fidelity.is_null()) rep["fidelity"] = fidelity;
     if (aa) {
       rep["accuracy_aware"] = aa->report;
       rep["settings"]["method"] = "accuracy-aware";
@@ -340,6 +355,7 @@ CommandAction add_calibrate_command(CLI::App& app) {
                           {"settings", rep["settings"]}};
       if (!o->report.empty()) j["report"] = o->report;
       if (aa) j["accuracy_aware"] = aa->report;
+      if (!fidelity.is_null()) j["fidelity"] = fidelity;
       if (!validation.is_null()) j["validation"] = validation;
       print_json(j);
     } else {
@@ -363,6 +379,22 @@ CommandAction add_calibrate_command(CLI::App& app) {
                       : (std::to_string(rep["equalization"].size()) + " layers equalized " + c8::fmt("%.2f s, ", r.seconds_equalize)).c_str(),
                   r.seconds_stats, r.seconds_bias,
                   now_seconds() - t_start);
+      if (fidelity.is_object() && fidelity.value("checked", false)) {
+        const auto& fr = fidelity;
+        const std::vector<std::string> back = fr["reverted"].get<std::vector<std::string>>();
+        std::string line = fmt("fidelity    output cosine vs FP32 %.4f on %zu check images (%s)", fr["final_cosine"].get<double>(),
+                               fr["images"].get<size_t>(), fr["images_from"].get<std::string>().c_str());
+        if (!back.empty()) {
+          line += fmt(" (every layer INT8: %.4f; %zu kept FP32 for it, %.1f %% of the multiply-adds:", fr["default_cosine"].get<double>(),
+                      back.size(), 100 * fr["reverted_share"].get<double>());
+          for (size_t i = 0; i < back.size(); ++i) line += (i ? ", " : " ") + back[i];
+          line += ")";
+        }
+        if (!fr["met"].get<bool>())
+          line += fmt("; below --min-cosine %g even with what the %.0f %% cap allows back", fr["min_cosine"].get<double>(),
+                      100 * fr["max_share"].get<double>());
+        std::printf("%s\n", line.c_str());
+      }
       if (!validation.is_null()) {
         const std::string label = validation["metric_label"].get<std::string>();
         std::printf("validation  %s FP32 %.2f %%, INT8 %.2f %% (drop %.2f pt) on %zu images of %s\n", label.c_str(),

@@ -38,6 +38,7 @@
 #include "report/compare.h"
 #include "report/report.h"
 #include "quant/calibrate.h"
+#include "quant/fidelity.h"
 #include "runtime/session.h"
 #include "runtime/tuning.h"
 
@@ -314,11 +315,19 @@ std::shared_ptr<Model> calibrate(const Model& model, const py::list& samples, co
       progress(pass, done, total);
     };
   CalibResult r;
-  nlohmann::json aa_report;
+  nlohmann::json aa_report, fidelity;
   const std::string method = str("method", "default");
   if (method == "default") {
+    // The CLI's Default: with the output fidelity guard (quant/fidelity.h).
+    FidelitySettings fs;
+    fs.min_cosine = get("min_cosine").is_none() ? fs.min_cosine : o.as<double>("min_cosine", "a number 0..1");
+    if (!(fs.min_cosine >= 0 && fs.min_cosine <= 1)) throw Error("min_cosine: 0..1");
+    fs.threads = s.threads;
+    fs.tune = parse_tune(str("tune", "cached"));
     py::gil_scoped_release nogil;
-    r = calibrate_graph(g, src, s, show);
+    FidelityResult fr = calibrate_with_fidelity(g, src, s, fs, show);
+    r = std::move(fr.model);
+    fidelity = std::move(fr.report);
   } else if (method == "accuracy-aware") {
     if (validation.is_none() || metric.is_none()) throw Error("accuracy-aware needs validation samples and a metric");
     std::vector<Tensor> val = copy_samples(validation.cast<py::list>(), geo);
@@ -363,6 +372,7 @@ std::shared_ptr<Model> calibrate(const Model& model, const py::list& samples, co
   out->report = r.report;
   out->report["images"] = {{"count", idx.size()}, {"indices", idx}};
   out->report["batch"] = batch;
+  if (!fidelity.is_null()) out->report["fidelity"] = fidelity;
   if (!aa_report.is_null()) {
     out->report["accuracy_aware"] = aa_report;
     out->report["settings"]["method"] = "accuracy-aware";

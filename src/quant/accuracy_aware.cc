@@ -13,21 +13,7 @@
 #include "runtime/session.h"
 
 namespace c8 {
-namespace {
 
-// Metrics are ratios of counts: a drop exactly at the bound must count as
-// within it despite the rounding of fp32 - max_drop.
-constexpr double kTol = 1e-9;
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Cosine and sum (a - b)^2 / sum a^2 of one image's outputs (eval/agreement.h's,
-// as compare reports them), averaged over the outputs so that a detector's
-// box coordinates (pixels) do not drown its scores (0..1); an output whose
-// shape changed (a post-NMS box list) counts as wholly different (cosine 0,
-// NMSE 1), and no output counts for more than that.
 void output_similarity(const ImageOutputs& ref, const ImageOutputs& x, double& cosine, double& nmse) {
   cosine = 1;
   nmse = 0;
@@ -48,6 +34,35 @@ void output_similarity(const ImageOutputs& ref, const ImageOutputs& x, double& c
   }
   cosine = cs / double(ref.size());
   nmse = e / double(ref.size());
+}
+
+double layer_macs(const Graph& g, const std::string& layer) {
+  for (const Node& n : g.nodes) {
+    if (n.dead || n.name != layer || n.outputs.empty() || n.outputs[0] < 0) continue;
+    const Shape& out = g.values[size_t(n.outputs[0])].shape;
+    auto known_product = [&](size_t from, size_t to) {
+      double p = 1;
+      for (size_t i = from; i < to && i < out.size(); ++i) p *= out[i] > 0 ? double(out[i]) : 1.0;
+      return p;
+    };
+    const int w = n.inputs.size() > 1 ? n.inputs[1] : -1;
+    if (!g.is_const(w)) return known_product(1, out.size());
+    const double weights = double(g.const_of(w).numel());
+    // Conv: every weight once per output pixel; Gemm / MatMul: once per row.
+    if (n.op == "Conv") return weights * known_product(2, out.size());
+    return weights * (out.size() > 2 ? known_product(1, out.size() - 1) : 1.0);
+  }
+  return 0;
+}
+
+namespace {
+
+// Metrics are ratios of counts: a drop exactly at the bound must count as
+// within it despite the rounding of fp32 - max_drop.
+constexpr double kTol = 1e-9;
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 double nmse(const ImageOutputs& ref, const ImageOutputs& x) {
@@ -219,7 +234,9 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
   CalibSettings base = s;
   base.cache = &cache;
   size_t all_layers = 0;  // known after the Default calibration
-  auto calibrate = [&](const std::vector<std::string>& reverted) {
+  // The Default calibration runs the FP32 passes and reports their progress;
+  // the rest reuse them.
+  auto calibrate = [&](const std::vector<std::string>& reverted, const PassProgress& passes = {}) {
     if (all_layers > 0 && reverted.size() >= all_layers) {  // nothing left to quantize: the FP32 model itself
       CalibResult f;
       f.graph = fp32;
@@ -227,8 +244,10 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
     }
     CalibSettings c = base;
     c.ignore.insert(c.ignore.end(), reverted.begin(), reverted.end());
+    if (!a.revert_reason.empty())
+      for (const std::string& l : reverted) c.ignore_reasons[l] = a.revert_reason;
     ++R.calibrations;
-    return calibrate_graph(fp32, calib, c);
+    return calibrate_graph(fp32, calib, c, passes);
   };
   auto evaluate = [&](const Graph& g, std::vector<ImageOutputs>* outs = nullptr) {
     std::vector<ImageOutputs> o = v.run(g, rows);
@@ -239,8 +258,10 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
   };
 
   if (progress) progress("default", 0, 1);
-  R.model = calibrate({});
+  R.model = calibrate({}, progress);
   R.default_model = R.model.graph;
+  R.seconds_stats = R.model.seconds_stats;
+  R.seconds_bias = R.model.seconds_bias;
   all_layers = R.model.layer_names.size();
   std::vector<ImageOutputs> cur_out;
   double cur = evaluate(R.model.graph, &cur_out);
@@ -330,14 +351,24 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
       double gain = 0, cost_ms = 0, score = 0;
       double fp32_ms = -1, int8_ms = -1;  // the layer's measured times (-1: not timed)
     };
+    // The compute cap (max_revert_share) and the candidate limit
+    // (max_candidates) count each layer's multiply-adds in the FP32 graph.
+    std::map<std::string, double> macs;
+    double all_macs = 0;
+    for (const std::string& l : layers) all_macs += (macs[l] = layer_macs(fp32, l));
+    std::vector<std::string> ranked = layers;
+    if (a.max_candidates > 0 && ranked.size() > a.max_candidates) {
+      std::stable_sort(ranked.begin(), ranked.end(), [&](const std::string& x, const std::string& y) { return macs[x] < macs[y]; });
+      ranked.resize(a.max_candidates);
+    }
     std::vector<Cand> cands;
-    for (size_t li = 0; li < layers.size(); ++li) {
-      if (progress) progress("ranking layers", li, layers.size());
-      const CalibResult c = calibrate({layers[li]});
+    for (size_t li = 0; li < ranked.size(); ++li) {
+      if (progress) progress("ranking layers", li, ranked.size());
+      const CalibResult c = calibrate({ranked[li]});
       const std::vector<ImageOutputs> o = v.run(c.graph, rank_rows);
       ++R.ranking_evaluations;
       Cand cd;
-      cd.layer = layers[li];
+      cd.layer = ranked[li];
       cd.gain = base_err - mean_nmse(rank_ref, o);
       if (!t_fp32.empty()) {
         auto f = t_fp32.find(cd.layer), q = t_int8.find(cd.layer);
@@ -348,7 +379,7 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
       }
       cands.push_back(cd);
     }
-    if (progress) progress("ranking layers", layers.size(), layers.size());
+    if (progress) progress("ranking layers", ranked.size(), ranked.size());
     // Score: accuracy gain per millisecond given back (a floor of 1 % of the
     // model's INT8 time keeps free reverts from dividing by zero).
     double total_int8 = 0;
@@ -374,12 +405,19 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
     // ranking passes; each try is one evaluation).
     std::vector<size_t> todo;
     for (size_t ci = 0; ci < cands.size() && cands[ci].gain > 0; ++ci) todo.push_back(ci);  // gain <= 0: no closer to FP32
+    // The compute cap (max_revert_share): each layer's multiply-adds in the
+    // FP32 graph, against all quantized layers'.
+    double reverted_macs = 0;
+    auto within_cap = [&](const std::string& l) {
+      return a.max_revert_share >= 1 || reverted_macs + macs[l] <= a.max_revert_share * all_macs;
+    };
     for (bool progressed = true; progressed && !todo.empty() && cur < R.bound - kTol;) {
       progressed = false;
       std::vector<size_t> undone;
       for (size_t ti = 0; ti < todo.size(); ++ti) {
         if (cur >= R.bound - kTol) break;
         const size_t ci = todo[ti];
+        if (!within_cap(cands[ci].layer)) continue;  // dropped for good: the cap only tightens
         if (progress) progress("reverting layers", ti, todo.size());
         std::vector<std::string> trial = reverted;
         trial.push_back(cands[ci].layer);
@@ -393,6 +431,7 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
         }
         progressed = true;
         reverted = std::move(trial);
+        if (a.max_revert_share < 1) reverted_macs += macs[cands[ci].layer];
         bought.push_back(m - cur);
         cur = m;
         R.model = std::move(c);
@@ -412,6 +451,7 @@ AccuracyAwareResult accuracy_aware_quantize(const Graph& fp32, const CalibSource
         const bool keep = m >= R.bound - kTol;
         R.steps.push_back({reverted[k], m, R.fp32 - m, keep, "restore"});
         if (!keep) continue;
+        if (a.max_revert_share < 1) reverted_macs -= macs[reverted[k]];
         reverted = std::move(trial);
         bought.erase(bought.begin() + long(k));
         cur = m;

@@ -28,6 +28,13 @@ namespace c8 {
 // One image's model outputs, in the model's order, each [1, ...].
 using ImageOutputs = std::vector<Tensor>;
 
+// Cosine and sum (a - b)^2 / sum a^2 of one image's outputs (eval/agreement.h's,
+// as compare reports them), averaged over the outputs so that a detector's
+// box coordinates (pixels) do not drown its scores (0..1); an output whose
+// shape changed (a post-NMS box list) counts as wholly different (cosine 0,
+// NMSE 1), and no output counts for more than that.
+void output_similarity(const ImageOutputs& ref, const ImageOutputs& x, double& cosine, double& nmse);
+
 // How candidate models are judged: their outputs on validation images (rows
 // index the validation set, 0..images-1) and the task metric of those
 // outputs (higher is better: top-1, mAP, mIoU, or agreement with FP32).
@@ -54,7 +61,21 @@ struct AccuracyAwareSettings {
   // Kernel choice for the per-layer timings (what the deployed model runs);
   // accuracy never depends on it: candidates are judged by Validation.
   Tune tune = Tune::Cached;
+  // At most this share of the quantized layers' multiply-adds goes back to
+  // FP32 (1: no cap); a revert that would pass it is skipped.
+  double max_revert_share = 1.0;
+  // Rank only this many layers, those with the fewest multiply-adds (0: all):
+  // each ranked layer costs a rebuild and a pass over the ranking images.
+  size_t max_candidates = 0;
+  // Why a reverted layer is FP32, as the calibrated file records it
+  // (calibr8.fp32_reasons, shown by compare); "" records nothing.
+  std::string revert_reason;
 };
+
+// Multiply-adds of a Conv / Gemm / MatMul layer per image, from its weight and
+// output shapes (an unknown dimension counts 1; a layer without a constant
+// weight counts its output's size).
+double layer_macs(const Graph& g, const std::string& layer);
 
 struct AccuracyAwareStep {
   std::string layer;  // "" for the Default start
@@ -76,6 +97,7 @@ struct AccuracyAwareResult {
   size_t calibrations = 0;
   size_t sensitivity_passes = 0;                  // passes over the ranking subset for the sensitivity table
   size_t statistics_passes = 0, bias_passes = 0;  // FP32 passes the calibrations ran (the rest reused, CalibCache)
+  double seconds_stats = 0, seconds_bias = 0;  // the FP32 passes of the Default calibration (the rest reuse them)
   std::string preset;                 // the preset the answer uses (mixed when --try-mixed switched)
   double seconds = 0;
   nlohmann::json ranking;             // per layer: NMSE gain, revert cost (ms), score

@@ -645,6 +645,15 @@ CalibResult calibrate_graph(const Graph& fp32, const CalibSource& src, const Cal
     }
   }
 
+  // Layers a caller gave back to FP32 with a reason (accuracy-aware, the
+  // output fidelity guard) say so in the file, as the mixed-range ones do.
+  for (const Node& n : G.nodes) {
+    if (n.dead) continue;
+    auto it = s.ignore_reasons.find(n.name);
+    if (it != s.ignore_reasons.end() && is_ignored(n, po))
+      fp32_reasons.push_back({{"node", n.name}, {"op", n.op}, {"reason", it->second}});
+  }
+
   // ---- Ranges and quantization parameters per group ----
   std::vector<QParams> gparams(P.groups.size());
   nlohmann::json jacts = nlohmann::json::array();

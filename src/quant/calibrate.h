@@ -86,6 +86,9 @@ struct CalibSettings {
   // time (kDefaultBiasImages says why 128).
   size_t bias_images = kDefaultBiasImages;
   std::vector<std::string> ignore;                   // node names or op types kept FP32
+  // Why an ignored node is FP32, recorded in the file's calibr8.fp32_reasons
+  // (compare shows it); ignored nodes without an entry record nothing.
+  std::map<std::string, std::string> ignore_reasons;
   int threads = 1;
   CalibCache* cache = nullptr;                       // reuse / record statistics and bias shifts
 };

@@ -11,7 +11,9 @@
 #include <map>
 
 #include "base/error.h"
+#include "ir/onnx_export.h"
 #include "quant/accuracy_aware.h"
+#include "quant/fidelity.h"
 #include "quant_test_util.h"
 #include "runtime/session.h"
 
@@ -277,6 +279,84 @@ TEST(AccuracyAware, PerformanceRankingReusesItsTimings) {
   EXPECT_GT(timed, 0) << "no layer was timed: the test would compare nothing";
   EXPECT_EQ(r1.ranking, r2.ranking);
   EXPECT_EQ(r1.reverted, r2.reverted);
+}
+
+// The bounds the output fidelity guard (quant/fidelity.h) sets: only the
+// max_candidates layers with the fewest multiply-adds are ranked, and what
+// goes back to FP32 stays within max_revert_share of the multiply-adds.
+TEST(AccuracyAware, CandidateLimitAndComputeCapBoundWhatGoesBack) {
+  Fixture f;
+  std::map<std::string, double> macs;
+  double all = 0;
+  for (const char* l : {"c1", "c2", "c3", "c4"}) all += (macs[l] = layer_macs(f.g, l));
+  // 3x3 layers cost 9x a 1x1 layer of the same channels: c4 (8 -> 4, 1x1) is the cheapest, c2 the dearest.
+  EXPECT_LT(macs["c4"], macs["c3"]);
+  EXPECT_LT(macs["c3"], macs["c1"]);
+  EXPECT_LT(macs["c1"], macs["c2"]);
+  EXPECT_EQ(layer_macs(f.g, "no-such-layer"), 0);
+
+  AccuracyAwareSettings a = settings(0);  // bound = FP32: every helpful revert is tried
+  a.max_candidates = 2;
+  const AccuracyAwareResult r = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, a);
+  EXPECT_EQ(r.ranking_evaluations, 2u);
+  ASSERT_EQ(r.ranking.size(), 2u);
+  for (const auto& e : r.ranking) EXPECT_TRUE(e["layer"] == "c3" || e["layer"] == "c4") << e.dump();
+  for (const std::string& l : r.reverted) EXPECT_TRUE(l == "c3" || l == "c4") << l;
+
+  AccuracyAwareSettings c = settings(0);
+  c.max_revert_share = (macs["c1"] + macs["c4"]) / all + 1e-9;  // not c2, not c1 with c3
+  const AccuracyAwareResult q = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, c);
+  double back = 0;
+  for (const std::string& l : q.reverted) back += macs[l];
+  EXPECT_FALSE(q.reverted.empty());
+  EXPECT_LE(back, c.max_revert_share * all);
+  EXPECT_FALSE(q.met);  // with every layer allowed the bound is only met by the FP32 model itself
+  AccuracyAwareSettings u = settings(0);
+  const AccuracyAwareResult all_back = accuracy_aware_quantize(f.g, images(16), CalibSettings{}, f.v, u);
+  EXPECT_GT(all_back.reverted.size(), q.reverted.size()) << "the cap changed nothing: the test shows nothing";
+}
+
+// The Default method's output fidelity guard (quant/fidelity.h) on the chain
+// whose layer c2 reads a hostile outlier channel.
+TEST(FidelityGuard, OffIsPlainDefaultAndOnGivesBackWhatCostsTheOutput) {
+  const Graph g = prepare_for_calibration(chain_with_outlier());
+  const CalibSource src = images(200);
+  FidelitySettings off;
+  off.min_cosine = 0;
+  const FidelityResult plain = calibrate_with_fidelity(g, src, CalibSettings{}, off);
+  EXPECT_FALSE(plain.report["checked"].get<bool>());
+  EXPECT_EQ(onnx_bytes(plain.model.graph), onnx_bytes(calibrate_graph(g, src, CalibSettings{}).graph));
+
+  FidelitySettings on;
+  on.min_cosine = 0.9999;
+  on.max_share = 0.7;  // c2, the hostile layer, is 65 % of the multiply-adds; not every layer
+  const FidelityResult r = calibrate_with_fidelity(g, src, CalibSettings{}, on);
+  const nlohmann::json& f = r.report;
+  ASSERT_TRUE(f["checked"].get<bool>());
+  EXPECT_LT(f["default_cosine"].get<double>(), 0.9999) << "Default already meets the bound: the test shows nothing";
+  EXPECT_GT(f["final_cosine"].get<double>(), f["default_cosine"].get<double>());
+  const std::vector<std::string> back = f["reverted"].get<std::vector<std::string>>();
+  ASSERT_FALSE(back.empty());
+  // 200 images, bias correction on the first 128: the check takes the last 64.
+  EXPECT_EQ(f["images"].get<size_t>(), 64u);
+  EXPECT_NE(f["images_from"].get<std::string>().find("past"), std::string::npos);
+  // The file says why each layer given back is FP32; the report's settings stay the caller's.
+  const auto why = r.model.graph.metadata.find("calibr8.fp32_reasons");
+  ASSERT_NE(why, r.model.graph.metadata.end());
+  for (const std::string& l : back) EXPECT_NE(why->second.find("\"" + l + "\""), std::string::npos) << l;
+  EXPECT_NE(why->second.find("fidelity guard"), std::string::npos);
+  EXPECT_TRUE(r.model.report["settings"]["ignore"].empty());
+  // The same answer twice (ranked by accuracy alone, no timing).
+  const FidelityResult again = calibrate_with_fidelity(g, src, CalibSettings{}, on);
+  EXPECT_EQ(onnx_bytes(again.model.graph), onnx_bytes(r.model.graph));
+
+  // Fewer images than bias correction fits: the first ones, aiming at the bound itself.
+  const FidelityResult few = calibrate_with_fidelity(g, images(40), CalibSettings{}, on);
+  EXPECT_EQ(few.report["images"].get<size_t>(), 40u);
+  EXPECT_DOUBLE_EQ(few.report["aimed_cosine"].get<double>(), 0.9999);
+  FidelitySettings bad;
+  bad.min_cosine = 1.5;
+  EXPECT_THROW(calibrate_with_fidelity(g, src, CalibSettings{}, bad), Error);
 }
 
 TEST(AccuracyAware, RefusesBadSettings) {
