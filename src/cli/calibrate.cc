@@ -258,7 +258,6 @@ CommandAction add_calibrate_command(CLI::App& app) {
       FidelitySettings fs;
       fs.min_cosine = o->min_cosine;
       fs.threads = o->threads;
-      fs.tune = parse_tune(o->tune);
       FidelityResult fr = calibrate_with_fidelity(g, src, s, fs, show);
       r = std::move(fr.model);
       fidelity = std::move(fr.report);

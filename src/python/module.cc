@@ -323,7 +323,6 @@ std::shared_ptr<Model> calibrate(const Model& model, const py::list& samples, co
     fs.min_cosine = get("min_cosine").is_none() ? fs.min_cosine : o.as<double>("min_cosine", "a number 0..1");
     if (!(fs.min_cosine >= 0 && fs.min_cosine <= 1)) throw Error("min_cosine: 0..1");
     fs.threads = s.threads;
-    fs.tune = parse_tune(str("tune", "cached"));
     py::gil_scoped_release nogil;
     FidelityResult fr = calibrate_with_fidelity(g, src, s, fs, show);
     r = std::move(fr.model);

@@ -57,7 +57,7 @@ FidelityResult calibrate_with_fidelity(const Graph& fp32, const CalibSource& cal
   {
     SessionOptions so;
     so.threads = f.threads;
-    so.tune = f.tune;
+    so.tune = Tune::Exact;  // a calibrated file must not depend on timing (runtime/tuning.h)
     Session sess(fp32, so);
     // Batch order: from the last one back while past the bias images, or
     // from the first one on.
@@ -101,7 +101,6 @@ FidelityResult calibrate_with_fidelity(const Graph& fp32, const CalibSource& cal
   }
 
   // ---- accuracy-aware search with the output cosine as its metric ----
-  bool first_run = true;
   Validation v;
   v.images = rows.size();
   v.run = [&](const Graph& g, const std::vector<size_t>& want) {
@@ -110,13 +109,12 @@ FidelityResult calibrate_with_fidelity(const Graph& fp32, const CalibSource& cal
       for (size_t i : want) r.push_back(reference[i]);
       return r;
     }
-    // --tune full times kernels in the first session only, then reads the
-    // cache (quant/accuracy_aware.h's search does the same): re-timing every
-    // candidate could flip an FP32 layer between kernels and its last bits.
+    // No timing: INT8 nodes run a kernel of their exact contract (the bits
+    // any tuning gives), FP32 nodes the fixed rules' kernel, so the layers
+    // given back are the same on every run and machine state.
     SessionOptions so;
     so.threads = f.threads;
-    so.tune = f.tune == Tune::Full && !first_run ? Tune::Cached : f.tune;
-    first_run = false;
+    so.tune = Tune::Exact;
     Session sess(g, so);
     size_t have = size_t(-1);
     std::vector<Tensor> y;
@@ -160,7 +158,6 @@ FidelityResult calibrate_with_fidelity(const Graph& fp32, const CalibSource& cal
   as.ranking_images = 16;
   as.max_candidates = 24;
   as.threads = f.threads;
-  as.tune = f.tune;
   as.max_revert_share = f.max_share;
   as.revert_reason = "with every layer INT8 the output cosine vs FP32 stayed below " + fmt("%g", f.min_cosine) +
                      " (--min-cosine); the fidelity guard gave this layer back";

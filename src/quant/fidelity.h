@@ -10,7 +10,8 @@
 // reverted alone, revert in rank order, undo what does not help) with the
 // output cosine against FP32 as the metric, decided on the first calibration
 // images, so it needs no labels and no second data set (aiming above the bound,
-// as those images flatter INT8). Ranked by accuracy
+// as those images flatter INT8). Its runs time no kernels (Tune::Exact): the
+// file never depends on timing. Ranked by accuracy
 // alone (no timing), so the file is the same on every run. One FP32 and one
 // INT8 pass over those images when Default already meets the bound.
 #include <nlohmann/json.hpp>
@@ -26,7 +27,6 @@ struct FidelitySettings {
   size_t images = 64;           // the first N calibration images decide
   double max_share = 0.15;      // of the quantized layers' multiply-adds, at most this goes back to FP32
   int threads = 1;
-  Tune tune = Tune::Cached;     // kernels of the check runs (exact INT8 kernels agree bit for bit)
 };
 
 struct FidelityResult {

@@ -126,7 +126,7 @@ bool Plan::tune_node(Tune mode, const std::string& machine, const std::string& f
       }
     return false;
   }
-  if (ks.size() == 1) {  // one kernel keeps the contract: nothing to time
+  if (ks.size() == 1 || mode == Tune::Exact) {  // one kernel keeps the contract, or no timing wanted
     k = std::move(ks[0]), ctx = std::move(cs[0]);
     return true;
   }
@@ -209,7 +209,7 @@ void Plan::build(const Graph& src, const std::vector<Shape>& shapes, const Sessi
     s.out = n.outputs;
     steps.push_back(std::move(s));
   }
-  if (o.tune != Tune::Off) tuning_cache::save();
+  if (o.tune == Tune::Cached || o.tune == Tune::Full) tuning_cache::save();
   allocate();
   for (Step& s : steps) {
     s.io.stream = &strm;

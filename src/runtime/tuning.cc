@@ -24,7 +24,9 @@ Tune parse_tune(const std::string& s) {
   throw Error("--tune: expected off, cached or full, got '" + s + "'");
 }
 
-const char* tune_name(Tune t) { return t == Tune::Off ? "off" : t == Tune::Cached ? "cached" : "full"; }
+const char* tune_name(Tune t) {
+  return t == Tune::Off ? "off" : t == Tune::Cached ? "cached" : t == Tune::Full ? "full" : "exact";
+}
 
 namespace {
 

@@ -36,7 +36,12 @@
 
 namespace c8 {
 
-enum class Tune { Off, Cached, Full };
+// Exact (internal, never from the command line): no timing and no cache;
+// each node runs the highest-priority kernel that keeps its numeric contract
+// (what any tuning gives bit for bit on an INT8 node), and the fixed rules
+// decide elsewhere. For decisions written into a calibrated file, which must
+// not depend on timing (quant/fidelity.h).
+enum class Tune { Off, Cached, Full, Exact };
 // "off" | "cached" | "full"; throws c8::Error otherwise.
 Tune parse_tune(const std::string& s);
 const char* tune_name(Tune t);
