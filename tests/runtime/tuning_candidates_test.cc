@@ -8,7 +8,10 @@
 // the fixed rules) on real images, and the node's output must be the same
 // bits for every "int8-exact" candidate, and within float rounding for "f32"
 // ones. This found oneDNN's AVX2 INT8 convolution offered as a candidate on a
-// VNNI CPU for 8-bit weights, where it saturates (qconv.cc).
+// VNNI CPU for 8-bit weights, where it saturates (qconv.cc). It proves
+// something only where several exact kernels exist for a node: on a CPU
+// without VNNI (or with ONEDNN_MAX_CPU_ISA=AVX2) the 7-bit weights leave
+// fewer candidates, all of them pair-summing ones.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -23,6 +26,7 @@
 #include "eval/image.h"
 #include "eval/preprocess.h"
 #include "ir/onnx_import.h"
+#include "runtime/kernels/onednn/common.h"
 #include "runtime/session.h"
 
 namespace c8 {
@@ -164,6 +168,19 @@ void check_every_candidate(const ModelCase& c) {
   }
   std::printf("%s: %d nodes with several candidates, %d candidates run\n", c.model.c_str(), nodes, tried);
   fs::remove_all(dir);
+}
+
+// The names oneDNN 2.6 gives its INT8 convolutions: those named for VNNI /
+// AMX sum u8*s8 products in 32 bits, those named for a plain ISA pair them in
+// 16 bits (and are offered on VNNI CPUs too); an unnamed ISA is the CPU's.
+TEST(TuningCandidates, OneDnnNamesSayWhichSumExactly) {
+  for (const char* exact : {"brgconv:avx512_core_vnni", "brgconv_1x1:avx512_core_vnni", "brdgmm_dw:avx512_core_vnni",
+                            "jit_int8:avx512_core_vnni", "jit_uni_int8:avx2_vnni", "brgconv:avx512_core_amx_int8"})
+    EXPECT_TRUE(dnnlk::impl_sums_u8s8_exactly(exact)) << exact;
+  for (const char* pairs : {"jit_uni_int8:avx2", "jit_int8:avx512_core", "jit_int8_1x1:avx512_core", "jit_uni_int8:sse41",
+                            "brgconv:avx512_core", "jit_uni_int8_1x1:avx2"})
+    EXPECT_FALSE(dnnlk::impl_sums_u8s8_exactly(pairs)) << pairs;
+  EXPECT_EQ(dnnlk::impl_sums_u8s8_exactly("x64:gemm_s8u8s32:jit"), cpu_has_vnni());
 }
 
 TEST(TuningCandidates, MobilenetV1) {

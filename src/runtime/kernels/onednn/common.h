@@ -145,7 +145,7 @@ bool u8s8_pairs_may_saturate(const int8_t* w, int64_t rows, int64_t K, int64_t r
 // u8*s8 products exactly for any int8 weights: VNNI / AMX kernels do; one
 // named for an ISA without them (jit_uni_int8:avx2, jit_int8:avx512_core,
 // which a VNNI CPU offers too) pairs them in 16 bits; an unnamed ISA
-// (gemm:jit) follows the CPU's.
+// (the x64:gemm_s8u8s32:jit convolution, gemm:jit matmul) follows the CPU's.
 bool impl_sums_u8s8_exactly(const std::string& impl);
 
 // Normalises an axis attribute into [0, rank).

@@ -395,6 +395,17 @@ std::unique_ptr<Kernel> make_qconv_n(BuildCtx& ctx, int alt) {
       why = ": 8-bit weight pairs would saturate u8s8 in " + std::string(k8->pd.impl_info_str());
       k8.reset();
     }
+    // oneDNN's non-VNNI kernels for s8 sources (jit_uni_x8s8s32x without
+    // AVX-VNNI, gemm without AVX-512 VNNI) halve the weights in their reorder
+    // against 16-bit overflow and double the scale back: odd weights lose
+    // their low bit. The weights' memory desc says so whatever the name.
+    if (k8) {
+      const dnnl_memory_extra_desc_t& ex = k8->pd.weights_desc().data.extra;
+      if ((ex.flags & dnnl_memory_extra_flag_scale_adjust) && ex.scale_adjust != 1.f) {
+        why = ": oneDNN's " + std::string(k8->pd.impl_info_str()) + " would halve the weights";
+        k8.reset();
+      }
+    }
   }
   // Depthwise with --tune off: INT8 or FP32 by a fixed rule per ISA, never by timing at plan
   // time (a timed choice could differ between two processes on a noisy
